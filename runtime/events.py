@@ -1,0 +1,56 @@
+"""What the engine did: counters a caller can read and reset, and events for tracing."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, NamedTuple
+
+from .keys import call_label
+from .storage.base import Key
+
+#: Event kinds, in the order they can happen for one call.
+EVENT_KINDS = (
+    "memo_hit",  # a memo verified at the current revision was returned
+    "will_execute",  # a derived function is about to run
+    "did_execute",  # it returned and its memo was stored
+    "did_backdate",  # its new value equals the old one: changed_at kept
+    "did_verify",  # a memo was re-verified at the current revision without running
+    "suspended",  # a too-deep execution was abandoned to be restarted on a fresh stack
+    "input_set",  # an input was set or deleted, starting a new revision
+)
+
+
+@dataclass(slots=True)
+class Counters:
+    """Running totals since the runtime was made or last reset.
+
+    ``executions`` counts completed executions; ``suspensions`` executions abandoned
+    because the call stack was too deep (they run again, so a deep chain's functions can
+    run twice).  Increments from threads reading concurrently without the lock may be lost.
+    """
+
+    executions: int = 0
+    hits: int = 0
+    verifications: int = 0
+    backdates: int = 0
+    suspensions: int = 0
+    input_changes: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+
+class Event(NamedTuple):
+    """One thing the engine did to one key at one revision."""
+
+    kind: str
+    key: Key
+    revision: int
+
+    @property
+    def label(self) -> str:
+        """The call as text, e.g. ``double(rt, 1)``."""
+        return call_label(self.key)
+
+
+Listener = Callable[[Event], Any]

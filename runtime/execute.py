@@ -1,0 +1,78 @@
+"""Execute: run a derived function's body, recording what it reads, and store its memo."""
+from __future__ import annotations
+
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from .backdate import backdated_changed_at
+from .storage.base import Key, Memo
+from .values import freeze
+
+if TYPE_CHECKING:
+    from .api import DerivedFunction
+    from .runtime import Runtime
+
+
+class Frame:
+    """One executing derived call: its key, the memo it had before, and what it has read."""
+
+    __slots__ = ("key", "old", "deps")
+
+    def __init__(self, key: Key, old: Memo | None) -> None:
+        self.key = key
+        self.old = old
+        self.deps: dict[Key, None] = {}
+
+
+class Suspend(BaseException):
+    """Unwinds a call stack that got too deep, so the driver can run ``key`` on a fresh one.
+
+    A BaseException so that a derived function's ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, fn: DerivedFunction, key: Key, args: tuple[Any, ...], path: list[Key]) -> None:
+        super().__init__(key)
+        self.fn = fn
+        self.key = key
+        self.args = args
+        self.path = path
+
+
+def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:
+    """Run ``fn`` for ``key`` at the current revision and store the new memo.
+
+    Dependencies are re-recorded from scratch; an exception leaves the store untouched.
+    """
+    tls = rt._tls
+    stack = tls.stack
+    if len(stack) >= rt.max_depth:
+        raise Suspend(fn, key, args, [f.key for f in stack])
+    frame = Frame(key, old)
+    stack.append(frame)
+    tls.frame = frame
+    tls.in_progress[key] = None
+    if rt._listeners:
+        rt._emit("will_execute", key)
+    start = perf_counter()
+    try:
+        value = freeze(fn.body(rt, *args))
+    finally:
+        stack.pop()
+        tls.frame = stack[-1] if stack else None
+        del tls.in_progress[key]
+    duration = perf_counter() - start
+    storage = rt.storage
+    revision = storage.revision
+    changed_at = backdated_changed_at(old, value, revision)
+    if changed_at is None:
+        changed_at = revision
+    else:
+        rt.counters.backdates += 1
+        if rt._listeners:
+            rt._emit("did_backdate", key)
+    memo = Memo(value, changed_at, revision, tuple(frame.deps), fn.code, duration)
+    storage.put_memo(key, memo)
+    rt.counters.executions += 1
+    if rt._listeners:
+        rt._emit("did_execute", key)
+    return memo

@@ -1,0 +1,108 @@
+"""Explain a result: the stored dependency graph below one derived call, as JSON or DOT.
+
+Each node carries the revisions the engine decides with (``changed_at``, ``verified_at``)
+and whether it is current, so a reader can see why a call would or would not re-execute.
+The graph is read from the store as it is; nothing is computed or verified.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .keys import call_label, denormalize_args
+from .registry import lookup
+from .storage.base import Key
+
+if TYPE_CHECKING:
+    from .api import DerivedFunction
+    from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Nodes keyed by id (``n0`` is the root), each listing its dependencies' ids in read order."""
+
+    root: str
+    revision: int
+    nodes: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``{"root", "revision", "nodes"}``."""
+        return {"root": self.root, "revision": self.revision, "nodes": self.nodes}
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The explanation as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, default=repr)
+
+    def to_dot(self) -> str:
+        """The explanation as a Graphviz digraph (stale nodes dashed, missing ones red)."""
+        lines = ["digraph explain {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+        for node_id, node in self.nodes.items():
+            detail = f"changed@{node['changed_at']}"
+            if node["kind"] == "derived":
+                detail += f" verified@{node['verified_at']}"
+            label = f"{node['label']}\\n{detail} ({node['state']})"
+            style = {"stale": ', style=dashed', "missing": ', color=red', "deleted": ', color=red'}.get(node["state"], "")
+            shape = ", shape=ellipse" if node["kind"] == "input" else ""
+            lines.append(f'  {node_id} [label="{_escape(label)}"{shape}{style}];')
+            for dep in node["deps"]:
+                lines.append(f"  {node_id} -> {dep};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', '\\"')
+
+
+def explain(rt: Runtime, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanation:
+    """Walk the stored memos from ``fn(rt, *args)`` down to the inputs they read."""
+    from .api import DerivedFunction as _Derived
+
+    if not isinstance(fn, _Derived):
+        raise TypeError(f"explain() takes a derived function, not {fn!r}")
+    root: Key = (fn.id, fn._key_args(args))
+    with rt._lock, rt.storage.unit_of_work():
+        storage = rt.storage
+        revision = storage.revision
+        if storage.get_memo(root) is None:
+            raise LookupError(f"{call_label(root)} has no memo to explain: call it first")
+        ids: dict[Key, str] = {root: "n0"}
+        nodes: dict[str, dict[str, Any]] = {}
+        todo = [root]
+        while todo:
+            key = todo.pop()
+            declared = lookup(key[0])
+            node: dict[str, Any] = {
+                "label": call_label(key),
+                "function": key[0],
+                "args": list(denormalize_args(key[1])),
+            }
+            if declared is not None and declared.is_input:
+                record = storage.get_input(key)
+                state = "unset" if record is None else ("deleted" if record.deleted else "set")
+                node.update(kind="input", state=state, changed_at=record.changed_at if record else 0, deps=[])
+            else:
+                memo = storage.get_memo(key)
+                if memo is None:
+                    node.update(kind="derived", state="missing", changed_at=None, verified_at=None, deps=[])
+                else:
+                    deps = []
+                    for dep in memo.deps:
+                        if dep not in ids:
+                            ids[dep] = f"n{len(ids)}"
+                            todo.append(dep)
+                        deps.append(ids[dep])
+                    node.update(
+                        kind="derived",
+                        state="current" if memo.verified_at == revision else "stale",
+                        changed_at=memo.changed_at,
+                        verified_at=memo.verified_at,
+                        code=memo.code,
+                        duration_ms=round(memo.duration * 1000, 3),
+                        deps=deps,
+                    )
+            nodes[ids[key]] = node
+        ordered = {f"n{i}": nodes[f"n{i}"] for i in range(len(nodes))}
+        return Explanation(root="n0", revision=revision, nodes=ordered)

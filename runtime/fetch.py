@@ -1,0 +1,95 @@
+"""Fetch: return a derived call's up-to-date value, from its memo when it can.
+
+``fetch`` is the slow path behind ``DerivedFunction.__call__`` (which serves plain memo
+hits itself).  A top-level call takes the runtime's lock, opens a unit of work and runs
+the driver loop; calls made from inside a derived function go straight to
+``fetch_memo``.  The driver is what lets dependency chains of any depth compute: an
+execution nested deeper than ``Runtime.max_depth`` is abandoned (``Suspend``) and the
+call it needed is computed first on a fresh stack, after which the abandoned one is
+retried and finds it memoized.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import CycleError
+from .execute import Suspend, execute
+from .keys import call_label
+from .storage.base import Key, Memo
+from .verify import deep_verify
+
+if TYPE_CHECKING:
+    from .api import DerivedFunction
+    from .runtime import Runtime
+
+
+def fetch(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Any:
+    """Return the value of ``fn(rt, *args)`` (already normalized to ``key``)."""
+    if rt._tls.frame is None:
+        with rt._lock, rt.storage.unit_of_work():
+            return _drive(rt, fn, key, args)
+    return fetch_memo(rt, fn, key, args).value
+
+
+def fetch_memo(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Memo:
+    """Return the valid memo of ``key``: a hit, a re-verified memo, or a fresh execution.
+
+    The caller (if any) records ``key`` as a dependency even when this raises, so that a
+    caller which handles the error is re-executed once the cause goes away.
+    """
+    tls = rt._tls
+    try:
+        if key in tls.in_progress:
+            raise CycleError(_cycle(rt, key))
+        storage = rt.storage
+        memo = storage.get_memo(key)
+        if memo is not None and memo.code != fn.code:
+            memo = None  # written by other code: never served, not even as previous_output
+        if memo is None:
+            return execute(rt, fn, key, args, None)
+        if memo.verified_at == storage.revision:
+            rt.counters.hits += 1
+            if rt._listeners:
+                rt._emit("memo_hit", key)
+            return memo
+        return deep_verify(rt, fn, key, args, memo)
+    finally:
+        parent = tls.frame
+        if parent is not None:
+            parent.deps[key] = None
+
+
+def _drive(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Any:
+    """Compute a top-level call, restarting too-deep executions on a fresh stack."""
+    tls = rt._tls
+    pending: list[tuple[DerivedFunction, Key, tuple[Any, ...], int]] = [(fn, key, args, 0)]
+    try:
+        while True:
+            target_fn, target, target_args, _ = pending[-1]
+            try:
+                memo = fetch_memo(rt, target_fn, target, target_args)
+            except Suspend as suspended:
+                rt.counters.suspensions += 1
+                if rt._listeners:
+                    rt._emit("suspended", suspended.key)
+                pending.append((suspended.fn, suspended.key, suspended.args, len(tls.prefix)))
+                tls.prefix.extend(suspended.path)
+                tls.in_progress.update(dict.fromkeys(suspended.path))
+                continue
+            mark = pending.pop()[3]
+            if not pending:
+                return memo.value
+            for done in tls.prefix[mark:]:
+                del tls.in_progress[done]
+            del tls.prefix[mark:]
+    finally:
+        tls.prefix.clear()
+        tls.in_progress.clear()
+
+
+def _cycle(rt: Runtime, key: Key) -> list[str]:
+    """The calls from the first occurrence of ``key`` on the logical call chain back to it."""
+    tls = rt._tls
+    chain = [*tls.prefix, *(frame.key for frame in tls.stack)]
+    start = chain.index(key)
+    return [call_label(k) for k in chain[start:]] + [call_label(key)]

@@ -1,0 +1,85 @@
+"""The Runtime: one store, its lock, per-thread call stacks, counters and listeners.
+
+Threads: a runtime may be shared.  Memo hits are served without locking; anything that
+executes or verifies, and every input change, holds the runtime's lock, so a computation
+always sees one revision and an input change made by another thread waits for the
+computation in progress to finish.  Changing an input from inside a derived function of
+the same runtime raises ``InputWriteError``.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .events import Counters, Event, Listener
+from .storage.base import Key, Storage
+from .storage.memory import MemoryStorage
+
+if TYPE_CHECKING:
+    from .api import DerivedFunction
+    from .execute import Frame
+    from .explain import Explanation
+
+
+class _ThreadState(threading.local):
+    """One thread's view of the computation it is running."""
+
+    def __init__(self) -> None:
+        self.stack: list[Frame] = []
+        self.frame: Frame | None = None
+        self.in_progress: dict[Key, None] = {}
+        self.prefix: list[Key] = []
+
+
+def _default_max_depth() -> int:
+    """How many nested executions fit comfortably in the interpreter's recursion limit."""
+    return max(20, (sys.getrecursionlimit() - 250) // 6)
+
+
+class Runtime:
+    """A database of inputs and memoized derived values, and the engine that keeps them current."""
+
+    def __init__(self, storage: Storage | None = None, *, max_depth: int | None = None) -> None:
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.max_depth = max_depth if max_depth is not None else _default_max_depth()
+        self.counters = Counters()
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._tls = _ThreadState()
+
+    @property
+    def revision(self) -> int:
+        """The current revision: bumped once per input change."""
+        if self.storage.always_current:
+            return self.storage.revision
+        with self._lock, self.storage.unit_of_work():
+            return self.storage.revision
+
+    def reset_counters(self) -> dict[str, int]:
+        """Zero the counters and return their values before the reset."""
+        before = self.counters.snapshot()
+        self.counters = Counters()
+        return before
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event)`` for every engine event (see ``runtime.events``)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
+
+    def _emit(self, kind: str, key: Key) -> None:
+        event = Event(kind, key, self.storage.revision)
+        for listener in list(self._listeners):
+            listener(event)
+
+    def explain(self, fn: DerivedFunction, *args: Any) -> Explanation:
+        """The stored dependency tree of ``fn(rt, *args)`` with each node's revisions."""
+        from .explain import explain
+
+        return explain(self, fn, args)
+
+    def __repr__(self) -> str:
+        return f"<Runtime {type(self.storage).__name__} revision={self.storage.revision}>"

@@ -1,0 +1,5 @@
+"""Storage backends behind the engine's one seam (``Storage``)."""
+from .base import InputRecord, Key, Memo, Storage, StoreStats
+from .memory import MemoryStorage
+
+__all__ = ["InputRecord", "Key", "Memo", "MemoryStorage", "Storage", "StoreStats"]

@@ -1,0 +1,106 @@
+"""The storage seam: the only interface between the engine and where its state lives.
+
+A backend keeps four things: the current revision, input records, memos (value plus the
+revisions and ordered dependency list the engine needs to verify them), and unit-of-work
+boundaries.  The engine never calls a backend outside a unit of work (except for the
+lock-free memo-hit path when ``always_current`` is true), so a backend whose round trips
+cost a query can load in bulk when a unit of work starts, serve reads from what it loaded,
+and write everything at the end in one transaction.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+#: A query key: ``(function id, normalized argument tuple)``; see ``runtime.keys``.
+Key = tuple[str, tuple[Hashable, ...]]
+
+
+@dataclass(slots=True, eq=False)
+class Memo:
+    """A memoized derived value and what is needed to re-verify it.
+
+    ``changed_at`` is the revision at which the value last changed (kept across an equal
+    re-execution: backdating); ``verified_at`` the last revision at which it was known to
+    be up to date; ``deps`` the keys it read, in the order it first read them.
+    """
+
+    value: Any
+    changed_at: int
+    verified_at: int
+    deps: tuple[Key, ...]
+    code: str
+    duration: float = 0.0
+
+
+@dataclass(slots=True, frozen=True)
+class InputRecord:
+    """An input's value and the revision it was last set (or deleted) at."""
+
+    value: Any
+    changed_at: int
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Sizes a backend reports for inspection and benchmarks."""
+
+    inputs: int = 0
+    memos: int = 0
+    edges: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Storage(ABC):
+    """Where a ``Runtime`` keeps revisions, inputs and memos.
+
+    ``revision`` is the revision that the current unit of work sees; it only changes
+    through ``new_revision`` inside a write unit of work.  ``always_current`` is true when
+    nothing outside this process can change the store, which lets the engine serve memo
+    hits without opening a unit of work.
+    """
+
+    revision: int = 0
+    always_current: bool = False
+
+    @abstractmethod
+    def unit_of_work(self, write: bool = False) -> AbstractContextManager[None]:
+        """Bracket a top-level call (``write=False``) or an input change (``write=True``).
+
+        Units of work nest; only the outermost one loads and flushes.  A write unit of
+        work must be exclusive across every process sharing the store.
+        """
+
+    @abstractmethod
+    def get_input(self, key: Key) -> InputRecord | None:
+        """Return the input's record (a tombstone if deleted), or None if never set."""
+
+    @abstractmethod
+    def set_input(self, key: Key, record: InputRecord) -> None:
+        """Store an input record (inside a write unit of work, after ``new_revision``)."""
+
+    @abstractmethod
+    def new_revision(self, changed: Key) -> int:
+        """Start a new revision because ``changed`` changed; return its number."""
+
+    @abstractmethod
+    def get_memo(self, key: Key) -> Memo | None:
+        """Return the memo of a derived call, or None if there is none."""
+
+    @abstractmethod
+    def put_memo(self, key: Key, memo: Memo) -> None:
+        """Store a memo just computed at ``revision`` (replacing any older one)."""
+
+    @abstractmethod
+    def mark_verified(self, key: Key, memo: Memo) -> None:
+        """Record that ``memo`` (as returned by ``get_memo``) is valid at ``revision``."""
+
+    def prefetch(self, key: Key) -> None:
+        """Hint: the engine is about to verify ``key`` and everything it depends on."""
+
+    def stats(self) -> StoreStats:
+        """Report how much the backend holds."""
+        return StoreStats()

@@ -1,0 +1,88 @@
+"""Verify (red-green): decide, without executing, whether a memo is still valid.
+
+Dependencies are checked in the order they were read.  A derived dependency not yet
+verified at this revision is verified first (possibly re-executing it); the first
+dependency whose ``changed_at`` is after the memo's ``verified_at`` means the memo must
+be re-executed, and later dependencies are not looked at (the control flow may no longer
+reach them).  The walk keeps its own stack, so chains of any depth verify without
+recursion.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .execute import execute
+from .keys import denormalize_args
+from .registry import lookup
+from .storage.base import Key, Memo
+
+if TYPE_CHECKING:
+    from .api import DerivedFunction
+    from .runtime import Runtime
+
+
+def deep_verify(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], memo: Memo) -> Memo:
+    """Bring ``memo`` of ``key`` up to the current revision and return the valid memo.
+
+    Exceptions from re-executing ``key`` itself propagate; one from re-executing a
+    dependency only marks that dependency changed, so the dependent re-executes and meets
+    the error (or handles it) the way it did when it first ran.
+    """
+    storage = rt.storage
+    revision = storage.revision
+    in_progress = rt._tls.in_progress
+    storage.prefetch(key)
+    stack: list[list[Any]] = [[key, memo, 0, False]]
+    on_stack = {key}
+    while True:
+        entry = stack[-1]
+        node, node_memo, i, changed = entry
+        deps = node_memo.deps
+        verified_at = node_memo.verified_at
+        push = None
+        while not changed and i < len(deps):
+            dep = deps[i]
+            dep_fn = lookup(dep[0])
+            if dep_fn is None:
+                changed = True
+                break
+            if dep_fn.is_input:
+                record = storage.get_input(dep)
+                if record is not None and record.changed_at > verified_at:
+                    changed = True
+                    break
+            else:
+                dep_memo = storage.get_memo(dep)
+                if dep_memo is None or dep_memo.code != dep_fn.code or dep in in_progress or dep in on_stack:
+                    changed = True
+                    break
+                if dep_memo.verified_at != revision:
+                    push = [dep, dep_memo, 0, False]
+                    break
+                if dep_memo.changed_at > verified_at:
+                    changed = True
+                    break
+            i += 1
+        entry[2] = i
+        if push is not None:
+            stack.append(push)
+            on_stack.add(push[0])
+            continue
+        stack.pop()
+        on_stack.discard(node)
+        if changed:
+            if not stack:
+                return execute(rt, fn, key, args, node_memo)
+            node_fn = lookup(node[0])
+            try:
+                execute(rt, node_fn, node, denormalize_args(node[1]), node_memo)
+            except Exception:
+                # The dependent re-executes and meets (or handles) the error itself.
+                stack[-1][3] = True
+            continue
+        storage.mark_verified(node, node_memo)
+        rt.counters.verifications += 1
+        if rt._listeners:
+            rt._emit("did_verify", node)
+        if not stack:
+            return node_memo
