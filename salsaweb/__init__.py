@@ -1,0 +1,1 @@
+"""Salsaweb Django project: settings, URLs and the WSGI/ASGI entry points."""

@@ -1,0 +1,1 @@
+"""Settings package: ``base`` holds shared values; ``local``, ``test`` and ``production`` extend it."""
