@@ -18,7 +18,7 @@ import inspect
 from typing import Any, Callable, TypeVar, overload
 
 from .errors import InputWriteError, MissingInputError, OutsideDerivedError
-from .fetch import fetch
+from .fetch import fetch, top_level
 from .keys import _PLAIN, call_label, code_fingerprint, function_id, normalize_args
 from .registry import register
 from .runtime import Runtime
@@ -52,12 +52,11 @@ class InputFunction:
     def __call__(self, rt: Runtime, *args: Any) -> Any:
         """Read the input's current value; raises MissingInputError if it has none."""
         key = self._key(args)
-        tls = rt._tls
-        if tls.frame is None:
-            with rt._lock, rt.storage.unit_of_work():
-                record = rt.storage.get_input(key)
+        frame = rt._tls.frame
+        if frame is None:
+            record = top_level(rt, lambda: rt.storage.get_input(key))
         else:
-            tls.frame.deps[key] = None
+            frame.deps[key] = None
             record = rt.storage.get_input(key)
         if record is None or record.deleted:
             state = "was deleted" if record is not None else "was never set"

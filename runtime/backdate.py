@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .storage.base import Memo
-from .values import values_equal
+from .storage.base import Memo, Storage
 
 
-def backdated_changed_at(old: Memo | None, new_value: Any, revision: int) -> int | None:
+def backdated_changed_at(storage: Storage, old: Memo | None, new_value: Any) -> int | None:
     """Return the old memo's ``changed_at`` if ``new_value`` equals its value, else None.
 
     Dependents verified after ``old.changed_at`` saw this same value, so they stay valid
-    and are not re-executed.
+    and are not re-executed.  The storage compares, so a persistent one can compare
+    digests instead of reading the old value back.
     """
-    if old is not None and values_equal(old.value, new_value):
+    if old is not None and storage.same_value(old, new_value):
         return old.changed_at
     return None

@@ -63,7 +63,7 @@ def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
     duration = perf_counter() - start
     storage = rt.storage
     revision = storage.revision
-    changed_at = backdated_changed_at(old, value, revision)
+    changed_at = backdated_changed_at(storage, old, value)
     if changed_at is None:
         changed_at = revision
     else:

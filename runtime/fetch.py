@@ -10,25 +10,43 @@ retried and finds it memoized.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .errors import CycleError
+from .errors import CycleError, RuntimeEngineError
 from .execute import Suspend, execute
 from .keys import call_label
-from .storage.base import Key, Memo
+from .storage.base import Key, Memo, StaleSnapshot
 from .verify import deep_verify
 
 if TYPE_CHECKING:
     from .api import DerivedFunction
     from .runtime import Runtime
 
+T = TypeVar("T")
+
+#: How often a top-level call restarts because other processes keep changing inputs.
+MAX_SNAPSHOT_RETRIES = 100
+
 
 def fetch(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Any:
     """Return the value of ``fn(rt, *args)`` (already normalized to ``key``)."""
     if rt._tls.frame is None:
-        with rt._lock, rt.storage.unit_of_work():
-            return _drive(rt, fn, key, args)
+        return top_level(rt, lambda: _drive(rt, fn, key, args))
     return fetch_memo(rt, fn, key, args).value
+
+
+def top_level(rt: Runtime, body: Callable[[], T]) -> T:
+    """Run ``body`` under the runtime's lock in a unit of work, restarting on a stale snapshot."""
+    with rt._lock:
+        for _ in range(MAX_SNAPSHOT_RETRIES):
+            try:
+                with rt.storage.unit_of_work():
+                    return body()
+            except StaleSnapshot:
+                rt.storage.refresh()
+        raise RuntimeEngineError(
+            f"gave up after {MAX_SNAPSHOT_RETRIES} restarts: other processes keep changing the inputs"
+        )
 
 
 def fetch_memo(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Memo:

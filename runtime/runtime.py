@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .events import Counters, Event, Listener
 from .storage.base import Key, Storage
@@ -53,8 +54,19 @@ class Runtime:
         """The current revision: bumped once per input change."""
         if self.storage.always_current:
             return self.storage.revision
-        with self._lock, self.storage.unit_of_work():
+        with self.unit_of_work():
             return self.storage.revision
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Group several top-level calls into one unit of work: one load, one bulk write.
+
+        Calls inside see one revision (unless another process changes an input they read,
+        in which case the call restarts at the newer one; ``revision`` tells which).  A
+        persistent backend writes the memos when the outermost block exits.
+        """
+        with self._lock, self.storage.unit_of_work():
+            yield
 
     def reset_counters(self) -> dict[str, int]:
         """Zero the counters and return their values before the reset."""

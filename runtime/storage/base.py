@@ -14,8 +14,19 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+from ..values import values_equal
+
 #: A query key: ``(function id, normalized argument tuple)``; see ``runtime.keys``.
 Key = tuple[str, tuple[Hashable, ...]]
+
+
+class StaleSnapshot(BaseException):
+    """Raised by a backend when a read shows that another process moved past ``revision``.
+
+    The engine abandons the top-level call, calls ``refresh()`` and runs the call again at
+    the newer revision, so every result it returns is consistent with one revision.  A
+    BaseException, so that a derived function's ``except Exception`` does not swallow it.
+    """
 
 
 @dataclass(slots=True, eq=False)
@@ -97,6 +108,13 @@ class Storage(ABC):
     @abstractmethod
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Record that ``memo`` (as returned by ``get_memo``) is valid at ``revision``."""
+
+    def same_value(self, memo: Memo, value: Any) -> bool:
+        """Whether ``value`` equals ``memo``'s value (for backdating); backends may avoid reading it."""
+        return values_equal(memo.value, value)
+
+    def refresh(self) -> None:
+        """Between top-level calls: write what is buffered and move to the newest revision."""
 
     def prefetch(self, key: Key) -> None:
         """Hint: the engine is about to verify ``key`` and everything it depends on."""

@@ -1,0 +1,125 @@
+"""The memo store's tables: namespaces, the revision log, inputs, memos and their dependency edges.
+
+Rows are keyed within a namespace by ``key_digest``, a SHA-1 of the function id and the
+canonical argument text, so lookups and edges use one short indexed column.  Values are
+stored encoded by ``runtime.storage.codec`` (never pickled) with a short text preview
+next to them, so the admin can list rows without reading the value column.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+
+class Namespace(models.Model):
+    """An independent store: its own revision counter, inputs and memos (one per dataset, say)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    revision = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Marked for removal by memo_gc.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RevisionLog(models.Model):
+    """One input change: which input, what happened, which revision it started, and who did it."""
+
+    ACTIONS = [("set", "set"), ("delete", "delete")]
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="revision_log")
+    revision = models.BigIntegerField()
+    function = models.CharField(max_length=300)
+    args = models.TextField(help_text="The input's keys as the call reads, e.g. sample(rt, 1).")
+    action = models.CharField(max_length=10, choices=ACTIONS)
+    process = models.CharField(max_length=200, help_text="host:pid of the process that made the change.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-revision"]
+        constraints = [models.UniqueConstraint(fields=["namespace", "revision"], name="runtime_log_one_per_revision")]
+
+    def __str__(self) -> str:
+        return f"r{self.revision} {self.action} {self.args}"
+
+
+class InputValue(models.Model):
+    """An input's current value (or tombstone) and the revision it last changed at."""
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="inputs")
+    function = models.CharField(max_length=300)
+    args_key = models.TextField(help_text="Canonical text of the normalized keys.")
+    key_digest = models.CharField(max_length=40)
+    value = models.BinaryField(null=True)
+    preview = models.CharField(max_length=200, blank=True)
+    changed_at = models.BigIntegerField()
+    deleted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "key_digest"], name="runtime_input_unique_key"),
+        ]
+        indexes = [models.Index(fields=["namespace", "function"], name="runtime_input_ns_fn")]
+
+    def __str__(self) -> str:
+        return f"{self.function}{self.args_key}"
+
+
+class Memo(models.Model):
+    """A memoized derived call: value, revisions, code version, cost, and (via edges) what it read."""
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="memos")
+    function = models.CharField(max_length=300)
+    args_key = models.TextField(help_text="Canonical text of the normalized arguments.")
+    label = models.TextField(help_text="The call as text, e.g. double(rt, 1); searchable.")
+    key_digest = models.CharField(max_length=40)
+    value = models.BinaryField()
+    value_digest = models.CharField(max_length=32, help_text="BLAKE2b of the encoded value, for backdating.")
+    preview = models.CharField(max_length=200, blank=True)
+    changed_at = models.BigIntegerField()
+    verified_at = models.BigIntegerField()
+    code_version = models.CharField(max_length=64)
+    duration = models.FloatField(help_text="Seconds the last execution took.")
+    written_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "key_digest"], name="runtime_memo_unique_key"),
+        ]
+        indexes = [
+            models.Index(fields=["namespace", "function"], name="runtime_memo_ns_fn"),
+            models.Index(fields=["namespace", "changed_at"], name="runtime_memo_ns_changed"),
+            models.Index(fields=["namespace", "verified_at"], name="runtime_memo_ns_verified"),
+            models.Index(fields=["function", "code_version"], name="runtime_memo_fn_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class MemoDependency(models.Model):
+    """One dependency a memo read, at its position in read order."""
+
+    KINDS = [("input", "input"), ("derived", "derived")]
+
+    memo = models.ForeignKey(Memo, on_delete=models.CASCADE, related_name="dependencies")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=KINDS)
+    function = models.CharField(max_length=300)
+    args_key = models.TextField()
+    key_digest = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["memo", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["memo", "position"], name="runtime_edge_unique_position"),
+        ]
+        indexes = [models.Index(fields=["namespace", "key_digest"], name="runtime_edge_dependents")]
+
+    def __str__(self) -> str:
+        return f"{self.memo_id}[{self.position}] -> {self.function}{self.args_key}"
