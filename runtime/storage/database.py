@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from typing import Any, Hashable
 
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, F, When
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from ..keys import call_label
@@ -35,6 +37,9 @@ __all__ = ["DatabaseStorage", "NamespaceDeleted", "register_codec", "key_digest"
 
 #: Functions with more memo rows than this are read row by row instead of loaded whole.
 PREFETCH_LIMIT = 5000
+#: Values up to this many bytes come with the rows that a bulk load reads; larger ones
+#: are read when first used.
+INLINE_VALUE_BYTES = 8192
 #: Largest IN list or executemany batch sent in one statement.
 CHUNK = 5000
 _MISSING = object()
@@ -66,6 +71,11 @@ def value_digest(blob: bytes) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
+def _inline_value() -> Case:
+    """The value column where it is small enough to read along with a bulk load, else NULL."""
+    return Case(When(value_size__lte=INLINE_VALUE_BYTES, then=F("value")), default=None)
+
+
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
@@ -77,12 +87,12 @@ class StoredMemo(Memo):
     __slots__ = ("row_id", "digest", "_storage", "_loaded")
 
     def __init__(self, storage: DatabaseStorage, row_id: int, digest: str, changed_at: int, verified_at: int,
-                 deps: tuple[Key, ...], code: str, duration: float) -> None:
-        super().__init__(None, changed_at, verified_at, deps, code, duration)
+                 deps: tuple[Key, ...], code: str, duration: float, blob: bytes | None) -> None:
+        super().__init__(None if blob is None else decode(blob), changed_at, verified_at, deps, code, duration)
         self.row_id = row_id
         self.digest = digest
         self._storage = storage
-        self._loaded = False
+        self._loaded = blob is not None
 
     @property  # type: ignore[override]
     def value(self) -> Any:
@@ -102,11 +112,12 @@ class StoredInput(InputRecord):
 
     __slots__ = ("row_id", "_storage", "_loaded")
 
-    def __init__(self, storage: DatabaseStorage, row_id: int, changed_at: int, deleted: bool) -> None:
+    def __init__(self, storage: DatabaseStorage, row_id: int, changed_at: int, deleted: bool,
+                 blob: bytes | None) -> None:
         object.__setattr__(self, "row_id", row_id)
         object.__setattr__(self, "_storage", storage)
-        object.__setattr__(self, "_loaded", deleted)
-        InputRecord.__init__(self, None, changed_at, deleted)
+        object.__setattr__(self, "_loaded", deleted or blob is not None)
+        InputRecord.__init__(self, None if blob is None else decode(blob), changed_at, deleted)
 
     @property  # type: ignore[override]
     def value(self) -> Any:
@@ -230,12 +241,12 @@ class DatabaseStorage(Storage):
         return memo
 
     def _memo_from_row(self, row: tuple[Any, ...]) -> StoredMemo:
-        row_id, digest, changed_at, verified_at, code, duration, deps = row
+        row_id, digest, changed_at, verified_at, code, duration, blob, deps = row
         if changed_at > self.revision:
             raise StaleSnapshot()
         # A memo verified later than R but unchanged since before R is valid at R too.
         verified = min(verified_at, self.revision)
-        return StoredMemo(self, row_id, digest, changed_at, verified, deps, code, duration)
+        return StoredMemo(self, row_id, digest, changed_at, verified, deps, code, duration, blob)
 
     def _load_memo_rows(self, function: str) -> dict[str, tuple[Any, ...]] | None:
         """Load every memo row of ``function`` (metadata and edges), or None if there are too many."""
@@ -244,9 +255,10 @@ class DatabaseStorage(Storage):
         rows = list(
             MemoRow.objects.using(self.using)
             .filter(namespace_id=self._namespace_id, function=function)
-            .values_list("id", "key_digest", "value_digest", "changed_at", "verified_at", "code_version", "duration")[
-                : PREFETCH_LIMIT + 1
-            ]
+            .annotate(value_size=Length("value"), inline=_inline_value())
+            .values_list(
+                "id", "key_digest", "value_digest", "changed_at", "verified_at", "code_version", "duration", "inline"
+            )[: PREFETCH_LIMIT + 1]
         )
         if len(rows) > PREFETCH_LIMIT:
             self._memo_rows[function] = None
@@ -262,8 +274,8 @@ class DatabaseStorage(Storage):
             for memo_id, dep_function, dep_args in edges:
                 deps.setdefault(memo_id, []).append((dep_function, parse_args_text(dep_args)))
         loaded = {
-            digest: (row_id, value_hash, changed, verified, code, duration, tuple(deps.get(row_id, ())))
-            for row_id, digest, value_hash, changed, verified, code, duration in rows
+            digest: (row_id, value_hash, changed, verified, code, duration, blob, tuple(deps.get(row_id, ())))
+            for row_id, digest, value_hash, changed, verified, code, duration, blob in rows
         }
         self._memo_rows[function] = loaded
         return loaded
@@ -275,7 +287,8 @@ class DatabaseStorage(Storage):
         row = (
             MemoRow.objects.using(self.using)
             .filter(namespace_id=self._namespace_id, key_digest=digest)
-            .values_list("id", "value_digest", "changed_at", "verified_at", "code_version", "duration")
+            .annotate(value_size=Length("value"), inline=_inline_value())
+            .values_list("id", "value_digest", "changed_at", "verified_at", "code_version", "duration", "inline")
             .first()
         )
         if row is None:
@@ -352,10 +365,10 @@ class DatabaseStorage(Storage):
         row = rows.get(digest) if rows is not None else self._load_input_row(digest)
         record = None
         if row is not None:
-            row_id, changed_at, deleted = row
+            row_id, changed_at, deleted, blob = row
             if changed_at > self.revision:
                 raise StaleSnapshot()
-            record = StoredInput(self, row_id, changed_at, deleted)
+            record = StoredInput(self, row_id, changed_at, deleted, blob)
         self._inputs[key] = record
         return record
 
@@ -365,7 +378,8 @@ class DatabaseStorage(Storage):
         rows = list(
             InputValue.objects.using(self.using)
             .filter(namespace_id=self._namespace_id, function=function)
-            .values_list("key_digest", "id", "changed_at", "deleted")[: PREFETCH_LIMIT + 1]
+            .annotate(value_size=Length("value"), inline=_inline_value())
+            .values_list("key_digest", "id", "changed_at", "deleted", "inline")[: PREFETCH_LIMIT + 1]
         )
         loaded = None if len(rows) > PREFETCH_LIMIT else {digest: rest for digest, *rest in rows}
         self._input_rows[function] = loaded
@@ -377,7 +391,8 @@ class DatabaseStorage(Storage):
         return (
             InputValue.objects.using(self.using)
             .filter(namespace_id=self._namespace_id, key_digest=digest)
-            .values_list("id", "changed_at", "deleted")
+            .annotate(value_size=Length("value"), inline=_inline_value())
+            .values_list("id", "changed_at", "deleted", "inline")
             .first()
         )
 
@@ -463,14 +478,14 @@ class DatabaseStorage(Storage):
 
         revision, ns = self.revision, self._namespace_id
         items = [(key, key_digest(*key), memo, blob, text) for key, (memo, blob, text) in self._new.items()]
-        existing: dict[str, tuple[int, int]] = {}
+        existing: dict[str, tuple[int, int, str]] = {}
         for chunk in _chunks([digest for _, digest, *_ in items]):
-            for row_id, digest, verified_at in (
+            for row_id, digest, verified_at, code in (
                 MemoRow.objects.using(self.using)
                 .filter(namespace_id=ns, key_digest__in=chunk)
-                .values_list("id", "key_digest", "verified_at")
+                .values_list("id", "key_digest", "verified_at", "code_version")
             ):
-                existing[digest] = (row_id, verified_at)
+                existing[digest] = (row_id, verified_at, code)
         now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
         inserts, updates = [], []
         for key, digest, memo, blob, text in items:
@@ -478,8 +493,8 @@ class DatabaseStorage(Storage):
             if row is None:
                 inserts.append(key)
                 continue
-            if row[1] >= revision:
-                continue  # another process stored this call at our revision or later
+            if row[1] >= revision and row[2] == memo.code:
+                continue  # another process stored this call, by the same code, at our revision or later
             updates.append((key, row[0]))
         table = MemoRow._meta.db_table
         values = {key: (blob, text, memo) for key, _, memo, blob, text in items}

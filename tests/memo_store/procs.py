@@ -1,0 +1,56 @@
+"""Entry point of the worker processes that memo-store tests start: ``python -m tests.memo_store.procs``.
+
+Each command prints one JSON document on stdout; the test reads and checks it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def main(argv: list[str]) -> None:
+    """Run one command against the namespace named in ``argv``."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.test")
+    import django
+
+    django.setup()
+    from runtime import Runtime
+    from runtime.storage.database import DatabaseStorage
+
+    from . import programs
+
+    command, namespace, *rest = argv
+    rt = Runtime(storage=DatabaseStorage(namespace))
+    if command == "total":
+        out = {"total": programs.total(rt), "revision": rt.revision, "runs": len(programs.RUNS)}
+    elif command == "read":
+        seconds = float(rest[0])
+        seen = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with rt.unit_of_work():
+                seen.append([rt.storage.revision, programs.slow_total(rt)])
+        out = {"seen": seen}
+    elif command == "write":
+        count, cells = int(rest[0]), int(rest[1])
+        log = []
+        for j in range(count):
+            i = (j * 7) % cells
+            programs.value.set(rt, i, float(j))
+            log.append([rt.revision, i, float(j)])
+            time.sleep(0.01)
+        out = {"log": log}
+    elif command == "chain":
+        for n in range(int(rest[0]) + 1):
+            programs.chain(rt, n)
+            print(n, flush=True)
+        out = {"done": True}
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
