@@ -1,0 +1,154 @@
+"""Dependency chains deeper than the Python stack allows (spec: semantics 9).
+
+Executions nested deeper than ``rt.max_depth`` are suspended and restarted on a fresh
+stack; these tests pin that results, re-verification and cycle reports are unaffected.
+"""
+from __future__ import annotations
+
+import pytest
+
+from runtime import CycleError, declare_input, derived
+
+DEPTH = 10_000
+RUNS: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_runs() -> None:
+    RUNS.clear()
+
+
+@declare_input
+def base(rt) -> int:
+    """The value at the bottom of ``chain``."""
+
+
+@declare_input
+def generation(rt) -> int:
+    """Read first by every ``fresh_chain`` level, so a change re-executes all of them."""
+
+
+@declare_input
+def unrelated(rt) -> int:
+    """Read by nothing in the chains."""
+
+
+@declare_input
+def ring_size(rt) -> int:
+    """Where ``ring(rt, 0)`` jumps back to."""
+
+
+@derived
+def chain(rt, n: int) -> int:
+    RUNS.append(n)
+    if n == 0:
+        return base(rt)
+    return chain(rt, n - 1) + 1
+
+
+@derived
+def fresh_chain(rt, n: int) -> int:
+    RUNS.append(n)
+    g = generation(rt)
+    if n == 0:
+        return g
+    return fresh_chain(rt, n - 1) + 1
+
+
+@derived
+def ring(rt, n: int) -> int:
+    if n == 0:
+        return ring(rt, ring_size(rt))
+    return ring(rt, n - 1)
+
+
+def test_chain_of_10000_computes_without_recursion_error(rt):
+    base.set(rt, 7)
+    assert chain(rt, DEPTH) == DEPTH + 7
+    assert rt.counters.executions == DEPTH + 1
+    assert set(RUNS) == set(range(DEPTH + 1))
+
+
+def test_chain_of_10000_is_then_all_memo_hits(rt):
+    base.set(rt, 0)
+    chain(rt, DEPTH)
+    RUNS.clear()
+    assert [chain(rt, n) for n in (DEPTH, DEPTH // 2, 0)] == [DEPTH, DEPTH // 2, 0]
+    assert RUNS == []
+
+
+def test_chain_of_10000_reverifies_after_unrelated_change_without_executing(rt):
+    base.set(rt, 0)
+    unrelated.set(rt, 0)
+    chain(rt, DEPTH)
+    unrelated.set(rt, 1)
+    RUNS.clear()
+    rt.reset_counters()
+    assert chain(rt, DEPTH) == DEPTH
+    assert RUNS == []
+    assert rt.counters.verifications == DEPTH + 1
+
+
+def test_chain_of_10000_reexecutes_each_level_once_after_bottom_change(rt):
+    base.set(rt, 0)
+    chain(rt, DEPTH)
+    base.set(rt, 1)
+    RUNS.clear()
+    assert chain(rt, DEPTH) == DEPTH + 1
+    assert sorted(RUNS) == list(range(DEPTH + 1))
+
+
+def test_chain_where_every_level_reexecutes_through_nested_verification(rt):
+    generation.set(rt, 0)
+    assert fresh_chain(rt, 3000) == 3000
+    generation.set(rt, 10)
+    rt.reset_counters()
+    assert fresh_chain(rt, 3000) == 3010
+    assert rt.counters.executions == 3001
+    assert fresh_chain(rt, 1500) == 1510
+
+
+def test_deep_chain_works_with_max_depth_7(make_runtime):
+    rt = make_runtime(max_depth=7)
+    base.set(rt, 1)
+    assert chain(rt, 300) == 301
+    assert rt.counters.suspensions > 0
+    assert rt.counters.executions == 301
+    base.set(rt, 2)
+    assert chain(rt, 300) == 302
+    generation.set(rt, 0)
+    assert fresh_chain(rt, 300) == 300
+    generation.set(rt, 1)
+    assert fresh_chain(rt, 300) == 301
+
+
+def test_suspended_levels_run_again_but_complete_once(make_runtime):
+    rt = make_runtime(max_depth=7)
+    base.set(rt, 0)
+    chain(rt, 50)
+    assert len(RUNS) > 51
+    assert rt.counters.executions == 51
+    RUNS.clear()
+    chain(rt, 50)
+    assert RUNS == []
+
+
+@pytest.mark.parametrize("max_depth, size", [(7, 30), (None, 1000)])
+def test_cycle_through_a_suspended_chain_is_reported_as_cycle_error(make_runtime, max_depth, size):
+    rt = make_runtime(max_depth=max_depth)
+    ring_size.set(rt, size)
+    with pytest.raises(CycleError) as info:
+        ring(rt, size)
+    assert rt.counters.suspensions > 0
+    expected = [f"ring(rt, {n})" for n in range(size, -1, -1)] + [f"ring(rt, {size})"]
+    assert info.value.cycle == expected
+
+
+def test_cycle_entered_below_a_suspended_prefix_lists_only_the_cycle(make_runtime):
+    rt = make_runtime(max_depth=7)
+    ring_size.set(rt, 20)
+    with pytest.raises(CycleError) as info:
+        ring(rt, 40)
+    assert info.value.cycle[0] == "ring(rt, 20)"
+    assert info.value.cycle[-1] == "ring(rt, 20)"
+    assert len(info.value.cycle) == 22
