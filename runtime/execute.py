@@ -38,10 +38,22 @@ class Suspend(BaseException):
         self.path = path
 
 
+def failed_code(code: str) -> str:
+    """The code a memo is re-stored under when its call fails: a failure marker.
+
+    Callers that caught the error were memoized at this revision, so the next value must
+    count as changed even if it equals the one before the failure: a marker is never
+    served (its code is not the function's), never verified, never backdated against,
+    and still gives ``previous_output`` its value.
+    """
+    return "!" + code
+
+
 def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:
     """Run ``fn`` for ``key`` at the current revision and store the new memo.
 
-    Dependencies are re-recorded from scratch; an exception leaves the store untouched.
+    Dependencies are re-recorded from scratch.  An exception stores no new value; the old
+    memo, if any, is kept as this call's failure marker (see ``failed_code``).
     """
     tls = rt._tls
     stack = tls.stack
@@ -56,6 +68,11 @@ def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
     start = perf_counter()
     try:
         value = freeze(fn.body(rt, *args))
+    except Exception:
+        if old is not None:
+            marker = Memo(old.value, old.changed_at, old.verified_at, old.deps, failed_code(fn.code), old.duration)
+            rt.storage.put_memo(key, marker)
+        raise
     finally:
         stack.pop()
         tls.frame = stack[-1] if stack else None
@@ -63,7 +80,8 @@ def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
     duration = perf_counter() - start
     storage = rt.storage
     revision = storage.revision
-    changed_at = backdated_changed_at(storage, old, value)
+    same_code = old is not None and old.code == fn.code
+    changed_at = backdated_changed_at(storage, old, value) if same_code else None
     if changed_at is None:
         changed_at = revision
     else:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .keys import call_label, denormalize_args
 from .registry import lookup
-from .storage.base import Key
+from .execute import failed_code
+from .storage.base import Key, Memo
 
 if TYPE_CHECKING:
     from .api import DerivedFunction
@@ -36,20 +37,27 @@ class Explanation:
         return json.dumps(self.to_dict(), indent=indent, default=repr)
 
     def to_dot(self) -> str:
-        """The explanation as a Graphviz digraph (stale nodes dashed, missing ones red)."""
+        """The explanation as a Graphviz digraph (stale nodes dashed; missing, deleted and failed ones red)."""
         lines = ["digraph explain {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
         for node_id, node in self.nodes.items():
             detail = f"changed@{node['changed_at']}"
             if node["kind"] == "derived":
                 detail += f" verified@{node['verified_at']}"
             label = f"{node['label']}\\n{detail} ({node['state']})"
-            style = {"stale": ', style=dashed', "missing": ', color=red', "deleted": ', color=red'}.get(node["state"], "")
+            style = {"stale": ', style=dashed', "missing": ', color=red', "deleted": ', color=red', "failed": ', color=red'}.get(node["state"], "")
             shape = ", shape=ellipse" if node["kind"] == "input" else ""
             lines.append(f'  {node_id} [label="{_escape(label)}"{shape}{style}];')
             for dep in node["deps"]:
                 lines.append(f"  {node_id} -> {dep};")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _memo_state(memo: Memo, declared: Any, revision: int) -> str:
+    """``failed`` (its last execution raised), ``current`` or ``stale``."""
+    if declared is not None and memo.code == failed_code(declared.code):
+        return "failed"
+    return "current" if memo.verified_at == revision else "stale"
 
 
 def _escape(text: str) -> str:
@@ -96,7 +104,7 @@ def explain(rt: Runtime, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanat
                         deps.append(ids[dep])
                     node.update(
                         kind="derived",
-                        state="current" if memo.verified_at == revision else "stale",
+                        state=_memo_state(memo, declared, revision),
                         changed_at=memo.changed_at,
                         verified_at=memo.verified_at,
                         code=memo.code,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .errors import CycleError, RuntimeEngineError
-from .execute import Suspend, execute
+from .execute import Suspend, execute, failed_code
 from .keys import call_label
 from .storage.base import Key, Memo, StaleSnapshot
 from .verify import deep_verify
@@ -62,7 +62,8 @@ def fetch_memo(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]
         storage = rt.storage
         memo = storage.get_memo(key)
         if memo is not None and memo.code != fn.code:
-            memo = None  # written by other code: never served, not even as previous_output
+            # Other code's memo is not even previous_output; this call's failure marker is.
+            return execute(rt, fn, key, args, memo if memo.code == failed_code(fn.code) else None)
         if memo is None:
             return execute(rt, fn, key, args, None)
         if memo.verified_at == storage.revision:

@@ -160,7 +160,7 @@ def test_failed_reexecution_keeps_the_previous_memo(rt):
         plus_one(rt)
     nodes = rt.explain(plus_one).to_dict()["nodes"]
     assert [nodes[n]["label"] for n in ("n0", "n1", "n2")] == ["plus_one(rt)", "checked(rt)", "x(rt)"]
-    assert nodes["n0"]["state"] == "stale"
+    assert nodes["n0"]["state"] == "failed"
     x.set(rt, 5)
     assert plus_one(rt) == 6
 
@@ -188,6 +188,57 @@ def test_caller_that_handled_an_error_reexecutes_when_the_cause_is_fixed(rt):
     assert tolerant(rt) == "fallback"
     x.set(rt, 7)
     assert tolerant(rt) == "ok 7"
+
+
+def test_caller_that_handled_an_error_reexecutes_when_the_old_value_comes_back(rt):
+    x.set(rt, 5)
+    assert tolerant(rt) == "ok 5"
+    x.set(rt, -1)
+    assert tolerant(rt) == "fallback"
+    x.set(rt, 5)
+    assert tolerant(rt) == "ok 5"
+
+
+def test_failed_call_is_never_backdated_to_its_value_before_the_failure(rt):
+    x.set(rt, 5)
+    tolerant(rt)
+    x.set(rt, -1)
+    tolerant(rt)
+    x.set(rt, 5)
+    rt.reset_counters()
+    tolerant(rt)
+    assert rt.counters.backdates == 0
+    assert rt.counters.executions == 2
+
+
+def test_caller_that_handled_an_error_reexecutes_when_the_old_value_comes_back(rt):
+    x.set(rt, 5)
+    assert tolerant(rt) == "ok 5"
+    x.set(rt, -1)
+    assert tolerant(rt) == "fallback"
+    x.set(rt, 5)
+    assert tolerant(rt) == "ok 5"
+
+
+def test_failed_call_is_never_backdated_to_its_value_before_the_failure(rt):
+    x.set(rt, 5)
+    tolerant(rt)
+    x.set(rt, -1)
+    tolerant(rt)
+    x.set(rt, 5)
+    rt.reset_counters()
+    tolerant(rt)
+    assert rt.counters.backdates == 0
+    assert rt.counters.executions == 2
+
+
+def test_failed_call_raises_again_at_the_same_revision(rt):
+    x.set(rt, 5)
+    checked(rt)
+    x.set(rt, -1)
+    assert tolerant(rt) == "fallback"
+    with pytest.raises(Boom):
+        checked(rt)
 
 
 def test_missing_input_inside_derived_propagates_as_missing_input_error(rt):
