@@ -6,7 +6,7 @@ the driver loop; calls made from inside a derived function go straight to
 ``fetch_memo``.  The driver is what lets dependency chains of any depth compute: an
 execution nested deeper than ``Runtime.max_depth`` is abandoned (``Suspend``) and the
 call it needed is computed first on a fresh stack, after which the abandoned one is
-retried and finds it memoized.
+retried and finds it memoized (or, if it raised, meets the same exception there).
 """
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ def fetch_memo(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]
     try:
         if key in tls.in_progress:
             raise CycleError(_cycle(rt, key))
+        error = tls.failed.get(key)
+        if error is not None:
+            raise error
         storage = rt.storage
         memo = storage.get_memo(key)
         if memo is not None and memo.code != fn.code:
@@ -95,15 +98,22 @@ def _drive(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) ->
                 tls.prefix.extend(suspended.path)
                 tls.in_progress.update(dict.fromkeys(suspended.path))
                 continue
+            except Exception as error:
+                if len(pending) == 1:
+                    raise
+                # The abandoned caller meets the error where it calls ``target`` again.
+                tls.failed[target] = error
+            else:
+                if len(pending) == 1:
+                    return memo.value
             mark = pending.pop()[3]
-            if not pending:
-                return memo.value
             for done in tls.prefix[mark:]:
                 del tls.in_progress[done]
             del tls.prefix[mark:]
     finally:
         tls.prefix.clear()
         tls.in_progress.clear()
+        tls.failed.clear()
 
 
 def _cycle(rt: Runtime, key: Key) -> list[str]:

@@ -31,6 +31,8 @@ class _ThreadState(threading.local):
         self.frame: Frame | None = None
         self.in_progress: dict[Key, None] = {}
         self.prefix: list[Key] = []
+        #: Exceptions of calls the driver ran on a fresh stack, re-raised to their callers.
+        self.failed: dict[Key, Exception] = {}
 
 
 def _default_max_depth() -> int:

@@ -55,6 +55,27 @@ def fresh_chain(rt, n: int) -> int:
     return fresh_chain(rt, n - 1) + 1
 
 
+class Bottom(Exception):
+    """Raised at the bottom of ``guarded``."""
+
+
+@declare_input
+def handler_at(rt) -> int:
+    """The level of ``guarded`` that catches ``Bottom``."""
+
+
+@derived
+def guarded(rt, n: int) -> int:
+    if n == 0:
+        raise Bottom("bottom reached")
+    if n == handler_at(rt):
+        try:
+            return guarded(rt, n - 1)
+        except Bottom:
+            return -1
+    return guarded(rt, n - 1) + 1
+
+
 @derived
 def ring(rt, n: int) -> int:
     if n == 0:
@@ -131,6 +152,25 @@ def test_suspended_levels_run_again_but_complete_once(make_runtime):
     RUNS.clear()
     chain(rt, 50)
     assert RUNS == []
+
+
+@pytest.mark.parametrize("max_depth, depth, handler", [(7, 20, 10), (None, 1000, 500)])
+def test_exception_in_a_suspended_chain_reaches_the_handler_above_it(make_runtime, max_depth, depth, handler):
+    rt = make_runtime(max_depth=max_depth)
+    handler_at.set(rt, handler)
+    assert guarded(rt, depth) == depth - handler - 1
+    assert rt.counters.suspensions > 0
+    with pytest.raises(Bottom, match="bottom reached"):
+        guarded(rt, handler - 1)
+
+
+def test_unhandled_exception_in_a_suspended_chain_propagates_unchanged(make_runtime):
+    rt = make_runtime(max_depth=7)
+    handler_at.set(rt, -1)
+    with pytest.raises(Bottom, match="bottom reached"):
+        guarded(rt, 40)
+    handler_at.set(rt, 30)
+    assert guarded(rt, 40) == 9
 
 
 @pytest.mark.parametrize("max_depth, size", [(7, 30), (None, 1000)])
