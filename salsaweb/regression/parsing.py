@@ -1,0 +1,136 @@
+"""CSV batches: turn uploaded text into a feature matrix and target vector, or say exactly what is wrong.
+
+A batch is UTF-8 text (a byte-order mark is allowed) whose first line names the columns:
+every feature of the dataset and its target, in any order, and nothing else.  Each
+further non-blank line is one row of finite decimal numbers.  The fast path hands the
+body to numpy's C reader; when that fails, or a value is not finite, a careful pass
+finds the first offending cell and reports it by file, row, line and column.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+#: A decimal number as people write them: sign, digits, optional point, optional exponent.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class CsvError(ValueError):
+    """A batch that cannot be accepted; the message names the file and, where known, row and column."""
+
+    def __init__(self, source: str, problem: str, *, line: int | None = None, column: str | None = None) -> None:
+        where = [source]
+        if line is not None:
+            where.append("header" if line == 1 else f"row {line - 1} (line {line})")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {problem}")
+        self.source = source
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+
+def _decode(content: str | bytes, source: str) -> str:
+    """Decode bytes as UTF-8 (dropping a byte-order mark), naming the line of the first bad byte."""
+    if isinstance(content, str):
+        return content[1:] if content.startswith("\ufeff") else content
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise CsvError(
+            source,
+            f"not UTF-8 text: byte 0x{content[exc.start]:02x} at offset {exc.start} cannot be decoded "
+            "(save the file as UTF-8)",
+            line=line,
+        ) from None
+
+
+def _header(text: str, source: str, features: Sequence[str], target: str) -> tuple[list[str], str]:
+    """Check the header line; return the column names in file order and the body after it."""
+    first, _, body = text.partition("\n")
+    if not first.strip():
+        expected = ", ".join([*features, target])
+        problem = "empty file: expected" if not text.strip() else "the first line is blank: it must be"
+        raise CsvError(source, f"{problem} a header line naming the columns {expected}", line=1)
+    names = [name.strip() for name in next(csv.reader([first.rstrip("\r")]))]
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise CsvError(source, "a column has an empty name", line=1)
+        if name in seen:
+            raise CsvError(source, f"column {name!r} appears twice", line=1)
+        seen.add(name)
+    wanted = [*features, target]
+    missing = [name for name in wanted if name not in seen]
+    unknown = [name for name in names if name not in wanted]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(map(repr, missing)))
+        if unknown:
+            parts.append("unknown column(s) " + ", ".join(map(repr, unknown)))
+        raise CsvError(source, "; ".join(parts) + f" (expected exactly {', '.join(map(repr, wanted))})", line=1)
+    return names, body
+
+
+def _first_bad_cell(body: str, source: str, names: list[str]) -> CsvError | None:
+    """Walk the body cell by cell and describe the first row or value that is not acceptable."""
+    width = len(names)
+    for offset, raw in enumerate(body.split("\n")):
+        line = offset + 2
+        row = raw.rstrip("\r")
+        if not row.strip():
+            continue
+        cells = row.split(",")
+        if len(cells) != width:
+            return CsvError(source, f"has {len(cells)} values, the header has {width} columns", line=line)
+        for name, cell in zip(names, cells):
+            text = cell.strip()
+            if not text:
+                return CsvError(source, "empty value", line=line, column=name)
+            if not _NUMBER.fullmatch(text):
+                return CsvError(source, f"{text[:40]!r} is not a number", line=line, column=name)
+            if not math.isfinite(float(text)):
+                return CsvError(source, f"{text[:40]!r} overflows a 64-bit float", line=line, column=name)
+    return None
+
+
+def _nonfinite_cell(data: np.ndarray, body: str, source: str, names: list[str]) -> CsvError:
+    """Name the first NaN or infinite value the fast reader accepted."""
+    bad_row, bad_col = (int(i) for i in np.argwhere(~np.isfinite(data))[0])
+    numbered = [(offset + 2, raw) for offset, raw in enumerate(body.split("\n")) if raw.strip()]
+    line, raw = numbered[bad_row]
+    value = raw.rstrip("\r").split(",")[bad_col].strip()
+    return CsvError(source, f"{value[:40]!r} is not a finite number", line=line, column=names[bad_col])
+
+
+def parse_batch(
+    content: str | bytes, features: Sequence[str], target: str, source: str = "batch.csv"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a CSV batch into ``(X, y)``: X is rows x features (in the dataset's order), y the target."""
+    text = _decode(content, source)
+    names, body = _header(text, source, features, target)
+    if not body.strip():
+        raise CsvError(source, "no data rows after the header")
+    try:
+        data = np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+    except ValueError:
+        data = None
+    if data is None or data.shape[1] != len(names):
+        problem = _first_bad_cell(body, source, names)
+        if problem is None:  # the careful pass accepts what the C reader refused: trust neither
+            raise CsvError(source, "could not be read as comma-separated numbers")
+        raise problem
+    if not np.isfinite(data).all():
+        raise _nonfinite_cell(data, body, source, names)
+    index = {name: i for i, name in enumerate(names)}
+    X = np.ascontiguousarray(data[:, [index[name] for name in features]])
+    y = np.ascontiguousarray(data[:, index[target]])
+    return X, y
