@@ -1,0 +1,137 @@
+"""Derived functions whose code or version changes are not served old memos (spec: "Also").
+
+A code change is simulated as a module reload would do it: a new function declared
+under the same ``module.qualname`` and bound to the module's global name.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import pytest
+
+from runtime import DerivedFunction, declare_input, derived, previous_output
+
+RUNS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_runs() -> None:
+    RUNS.clear()
+
+
+@declare_input
+def base(rt) -> int:
+    """The number ``formula`` starts from."""
+
+
+@declare_input
+def unrelated(rt) -> int:
+    """Read by nothing here; setting it starts a revision."""
+
+
+@derived
+def formula(rt) -> int:
+    RUNS.append("formula")
+    return base(rt) + 1
+
+
+@derived
+def uses_formula(rt) -> int:
+    RUNS.append("uses_formula")
+    return formula(rt) * 10
+
+
+ORIGINAL_FORMULA = formula
+
+
+@pytest.fixture
+def redeclare(monkeypatch: pytest.MonkeyPatch):
+    """Declare a new ``formula`` the way a reload would; the original is restored afterwards."""
+
+    def declare(body: Callable[..., Any], version: int = 0) -> DerivedFunction:
+        body.__module__ = ORIGINAL_FORMULA.__module__
+        body.__qualname__ = ORIGINAL_FORMULA.__qualname__
+        body.__name__ = ORIGINAL_FORMULA.__name__
+        new = derived(version=version)(body)
+        monkeypatch.setattr(sys.modules[__name__], "formula", new)
+        return new
+
+    yield declare
+    derived(version=ORIGINAL_FORMULA.version)(ORIGINAL_FORMULA.body)
+
+
+def test_changed_code_is_not_served_the_old_memo(rt, redeclare):
+    base.set(rt, 1)
+    assert formula(rt) == 2
+
+    def changed(rt) -> int:
+        RUNS.append("formula")
+        return base(rt) + 2
+
+    new = redeclare(changed)
+    assert new.code != ORIGINAL_FORMULA.code
+    assert new(rt) == 3
+    assert RUNS == ["formula", "formula"]
+
+
+def test_changed_code_gets_no_previous_output_from_the_old_code(rt, redeclare):
+    base.set(rt, 1)
+    formula(rt)
+    seen: list[Any] = []
+
+    def changed(rt) -> int:
+        seen.append(previous_output(rt))
+        return base(rt) + 2
+
+    redeclare(changed)(rt)
+    assert seen == [None]
+
+
+def test_dependent_of_changed_function_reexecutes_at_the_next_revision(rt, redeclare):
+    base.set(rt, 1)
+    unrelated.set(rt, 0)
+    assert uses_formula(rt) == 20
+
+    def changed(rt) -> int:
+        RUNS.append("formula v2")
+        return base(rt) + 2
+
+    redeclare(changed)
+    unrelated.set(rt, 1)
+    assert uses_formula(rt) == 30
+    assert RUNS == ["uses_formula", "formula", "uses_formula", "formula v2"]
+
+
+def test_version_bump_is_not_served_the_old_memo(rt, redeclare):
+    base.set(rt, 1)
+    formula(rt)
+    bumped = redeclare(ORIGINAL_FORMULA.body, version=2)
+    assert bumped.code != ORIGINAL_FORMULA.code
+    assert bumped(rt) == 2
+    assert RUNS == ["formula", "formula"]
+
+
+def test_identical_code_declared_again_is_served_the_memo(rt, redeclare):
+    base.set(rt, 1)
+    formula(rt)
+
+    def same(rt) -> int:
+        RUNS.append("formula")
+        return base(rt) + 1
+
+    again = redeclare(same)
+    assert again.code == ORIGINAL_FORMULA.code
+    assert again(rt) == 2
+    assert RUNS == ["formula"]
+
+
+def test_second_runtime_on_the_same_store_does_not_serve_memos_of_old_code(rt, make_runtime, redeclare):
+    base.set(rt, 1)
+    formula(rt)
+
+    def changed(rt) -> int:
+        return base(rt) * 100
+
+    redeclare(changed)
+    assert formula(make_runtime(rt.storage)) == 100
