@@ -92,7 +92,20 @@ def code_fingerprint(code: types.CodeType) -> str:
             if isinstance(const, types.CodeType):
                 feed(const)
             else:
-                h.update(repr(const).encode())
+                h.update(_const_text(const).encode())
 
     feed(code)
     return h.hexdigest()[:16]
+
+
+def _const_text(const: Any) -> str:
+    """``repr`` of a code constant, with set elements sorted: their order follows string hashing.
+
+    ``x in {"a", "b"}`` compiles to a frozenset constant whose repr changes with
+    PYTHONHASHSEED, which would give the same code another fingerprint in every process.
+    """
+    if type(const) is frozenset:
+        return "frozenset({" + ", ".join(sorted(_const_text(c) for c in const)) + "})"
+    if type(const) is tuple:
+        return "(" + "".join(_const_text(c) + ", " for c in const) + ")"
+    return repr(const)

@@ -5,7 +5,10 @@ under the same ``module.qualname`` and bound to the module's global name.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -13,6 +16,16 @@ import pytest
 from runtime import DerivedFunction, declare_input, derived, previous_output
 
 RUNS: list[str] = []
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FINGERPRINT_SCRIPT = """
+from runtime import derived
+
+@derived
+def classify(rt, word):
+    return word in {"alpha", "beta", "gamma", "delta", "epsilon"} or word in ("x", frozenset({"y", "z"}))
+
+print(classify.code)
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -135,3 +148,14 @@ def test_second_runtime_on_the_same_store_does_not_serve_memos_of_old_code(rt, m
 
     redeclare(changed)
     assert formula(make_runtime(rt.storage)) == 100
+
+
+def test_code_fingerprint_is_the_same_in_every_process():
+    codes = set()
+    for seed in ("0", "1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO_ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", FINGERPRINT_SCRIPT], env=env, capture_output=True, text=True, check=True, timeout=60
+        )
+        codes.add(done.stdout.strip())
+    assert len(codes) == 1
