@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .label_search import label_head
+
 
 class Namespace(models.Model):
     """An independent store: its own revision counter, inputs and memos (one per dataset, say)."""
@@ -95,6 +97,8 @@ class Memo(models.Model):
             models.Index(fields=["namespace", "changed_at"], name="runtime_memo_ns_changed"),
             models.Index(fields=["namespace", "verified_at"], name="runtime_memo_ns_verified"),
             models.Index(fields=["function", "code_version"], name="runtime_memo_fn_code"),
+            # Serves the admin's search by call-text prefix (see runtime.label_search).
+            models.Index(label_head(), name="runtime_memo_label_head"),
         ]
 
     def __str__(self) -> str:
