@@ -1,0 +1,1 @@
+"""Incrementally maintained linear regression on the runtime: datasets, batches, three training modes."""

@@ -1,0 +1,116 @@
+"""Regression datasets, their accepted batches, and one training record per (batch, mode).
+
+A batch's numbers live in the dataset's runtime namespace (one input per batch); the
+``Batch`` row holds what the web app lists and checks: its number, size and a content
+hash for duplicate detection.  A ``BatchRun`` is the model a mode had once it was brought
+up to date with batches 1..``batch.number``: its read-out and what the update cost.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+MODE_CHOICES = [
+    ("incremental", "incremental (exact, from sufficient statistics)"),
+    ("naive", "naive (every iteration over all rows)"),
+    ("delta", "delta (the seed's approximate incremental gradient)"),
+]
+MODES = tuple(value for value, _ in MODE_CHOICES)
+DEFAULT_MODES = ("incremental", "naive")
+
+
+def default_modes() -> list[str]:
+    """The modes a new dataset trains unless told otherwise."""
+    return list(DEFAULT_MODES)
+
+
+def new_namespace() -> str:
+    """A runtime namespace no other dataset, present or deleted, has used."""
+    return f"regression-{uuid.uuid4().hex}"
+
+
+class Dataset(models.Model):
+    """Named feature columns, a target column, and how to train on them."""
+
+    name = models.CharField(max_length=200, unique=True)
+    namespace = models.CharField(max_length=64, unique=True, default=new_namespace, editable=False)
+    features = models.JSONField(help_text="Feature column names, in model order.")
+    target = models.CharField(max_length=200)
+    learning_rate = models.FloatField(
+        null=True, blank=True, help_text="Fixed step in optimization coordinates; empty = auto (provably convergent)."
+    )
+    momentum = models.FloatField(
+        null=True, blank=True, help_text="Heavy-ball momentum in [0, 1); empty = auto (optimal with an auto rate, else 0)."
+    )
+    max_iterations = models.PositiveIntegerField(default=100)
+    tolerance = models.FloatField(default=1e-6, help_text="Stop when the update is this small relative to the weights.")
+    standardize = models.BooleanField(default=True, help_text="Descend in standardized coordinates (exact).")
+    initial_weights = models.JSONField(
+        null=True, blank=True, help_text='{"weights": {feature: w}, "bias": b} in the data\'s units; empty = zeros.'
+    )
+    warm_start = models.BooleanField(default=False, help_text="Start each update from the mode's last model.")
+    modes = models.JSONField(default=default_modes)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Batch(models.Model):
+    """One accepted batch of rows; append-only and numbered from 1 within its dataset."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the parsed numbers (column order normalized).")
+    source = models.CharField(max_length=300, blank=True, help_text="File name it was uploaded as.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="regression_batch_unique_number"),
+            models.UniqueConstraint(fields=["dataset", "content_hash"], name="regression_batch_unique_content"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} #{self.number}"
+
+
+class BatchRun(models.Model):
+    """A mode's model after batches 1..batch.number, and the cost of bringing it up to date."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="runs")
+    mode = models.CharField(max_length=20, choices=MODE_CHOICES)
+    rows_batch = models.PositiveIntegerField()
+    rows_total = models.PositiveIntegerField()
+    wall_ms = models.FloatField(help_text="Wall time of the update: engine, store and numpy.")
+    iterations = models.PositiveIntegerField()
+    converged = models.BooleanField()
+    diverged = models.BooleanField(default=False)
+    executed = models.PositiveIntegerField(help_text="Derived calls executed.")
+    reused = models.PositiveIntegerField(help_text="Derived calls served from memos (hits and re-verifications).")
+    loss = models.FloatField(null=True)
+    losses = models.JSONField(help_text="Loss at every iterate, initial weights first.")
+    weights = models.JSONField(help_text="Weights in feature order, in the data's units.")
+    bias = models.FloatField()
+    optimum = models.JSONField(help_text='{"weights": [...], "bias": b, "loss": l}: the least-squares optimum.')
+    gradient_error = models.FloatField(null=True, help_text="delta: largest relative distance from the exact gradient.")
+    gradient_errors = models.JSONField(null=True, blank=True, help_text="delta: that distance at every iterate.")
+    learning_rate = models.FloatField()
+    momentum = models.FloatField()
+    message = models.TextField(blank=True)
+    warnings = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "batch__number", "mode"]
+        constraints = [models.UniqueConstraint(fields=["batch", "mode"], name="regression_run_unique_batch_mode")]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.mode}"

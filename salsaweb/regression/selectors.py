@@ -1,0 +1,123 @@
+"""Read side of the regression app: datasets, batches, run records, model read-outs and predictions.
+
+Read-outs come from the ``BatchRun`` records, so reading a model never trains and any
+past revision (batch number) can be read.  Shapes match what the API serves.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from django.db.models import QuerySet
+
+from .descent import RegressionError
+from .models import MODES, Batch, BatchRun, Dataset
+
+RUN_FIELDS = ("batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged", "diverged",
+              "executed", "reused", "loss", "gradient_error")
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    """Every dataset, by name."""
+    return Dataset.objects.order_by("name")
+
+
+def dataset_get(*, name: str) -> Dataset:
+    """The dataset called ``name`` (Dataset.DoesNotExist if there is none)."""
+    return Dataset.objects.get(name=name)
+
+
+def dataset_revision(*, dataset: Dataset) -> int:
+    """The data revision: how many batches the dataset has accepted."""
+    return dataset.batches.count()
+
+
+def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
+    """The dataset's batches in arrival order."""
+    return dataset.batches.order_by("number")
+
+
+def run_list(*, dataset: Dataset, mode: str | None = None) -> list[dict[str, Any]]:
+    """Per-(batch, mode) records in batch order: rows, wall time, iterations, memo work, loss."""
+    runs = BatchRun.objects.filter(dataset=dataset).select_related("batch").order_by("batch__number", "mode")
+    if mode is not None:
+        runs = runs.filter(mode=mode)
+    return [
+        {field: (run.batch.number if field == "batch" else getattr(run, field)) for field in RUN_FIELDS}
+        for run in runs
+    ]
+
+
+def _named(features: Sequence[str], values: Sequence[float | None]) -> dict[str, float | None]:
+    return dict(zip(features, values))
+
+
+def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> dict[str, Any] | None:
+    """A mode's model after batch ``revision`` (default: the latest it was trained on), or None if untrained.
+
+    ``revision`` is the batch number the model covers, ``data_revision`` the dataset's
+    batch count now; ``up_to_date`` says whether they agree.
+    """
+    if mode not in MODES:
+        raise RegressionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    runs = BatchRun.objects.filter(dataset=dataset, mode=mode).select_related("batch")
+    run = (runs.filter(batch__number=revision) if revision is not None else runs.order_by("-batch__number")).first()
+    if run is None:
+        return None
+    data_revision = dataset_revision(dataset=dataset)
+    features = dataset.features
+    best = run.optimum
+    return {
+        "mode": mode,
+        "revision": run.batch.number,
+        "data_revision": data_revision,
+        "up_to_date": run.batch.number == data_revision,
+        "features": list(features),
+        "target": dataset.target,
+        "rows": run.rows_total,
+        "weights": _named(features, run.weights),
+        "bias": run.bias,
+        "iterations": run.iterations,
+        "converged": run.converged,
+        "diverged": run.diverged,
+        "loss": run.loss,
+        "losses": run.losses,
+        "optimum": {"weights": _named(features, best["weights"]), "bias": best["bias"], "loss": best["loss"]},
+        "gradient_error": run.gradient_error,
+        "gradient_errors": run.gradient_errors,
+        "learning_rate": run.learning_rate,
+        "momentum": run.momentum,
+        "message": run.message,
+        "warnings": run.warnings,
+        "wall_ms": run.wall_ms,
+    }
+
+
+def model_predict(
+    *, dataset: Dataset, mode: str, rows: Sequence[Mapping[str, float]] | np.ndarray, revision: int | None = None
+) -> np.ndarray:
+    """Predictions of a mode's model for new rows: feature dicts, or a rows x features matrix in feature order."""
+    model = model_get(dataset=dataset, mode=mode, revision=revision)
+    if model is None:
+        raise RegressionError(f"no {mode} model for {dataset.name!r} yet: train it first")
+    features = dataset.features
+    if isinstance(rows, np.ndarray):
+        X = np.asarray(rows, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(features):
+            raise RegressionError(f"expected a matrix with {len(features)} columns ({', '.join(features)})")
+    else:
+        matrix = []
+        for i, row in enumerate(rows, start=1):
+            missing = [f for f in features if f not in row]
+            if missing:
+                raise RegressionError(f"row {i}: missing feature(s) {', '.join(map(repr, missing))}")
+            matrix.append([row[f] for f in features])
+        try:
+            X = np.array(matrix, dtype=np.float64).reshape(len(matrix), len(features))
+        except (TypeError, ValueError):
+            raise RegressionError("feature values must be numbers") from None
+    if not np.isfinite(X).all():
+        raise RegressionError("feature values must be finite numbers")
+    weights = np.array([model["weights"][f] for f in features], dtype=np.float64)
+    return X @ weights + model["bias"]
