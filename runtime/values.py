@@ -3,7 +3,8 @@
 The rule is "indistinguishable to a dependent": same type, same structure, same bits,
 except that every NaN equals every NaN.  So ``-0.0`` differs from ``0.0`` (``1/x``
 tells them apart), ``1`` differs from ``1.0`` and ``True``, and numpy arrays are equal
-when dtype, shape and contents match under the same rule.  When in doubt (an object whose
+when dtype, shape and contents match under the same rule.  Dicts are equal when their
+items are, in the same order, keys included (iteration order is visible to a dependent).  When in doubt (an object whose
 ``==`` raises or does not return a bool) values are unequal: an unneeded re-execution is
 only slower, a wrong cutoff would be incorrect.
 """
@@ -49,7 +50,9 @@ def values_equal(a: Any, b: Any) -> bool:
     if t is tuple or t is list:
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
     if t is dict:
-        return a.keys() == b.keys() and all(values_equal(v, b[k]) for k, v in a.items())
+        return len(a) == len(b) and all(
+            values_equal(ka, kb) and values_equal(va, vb) for (ka, va), (kb, vb) in zip(a.items(), b.items())
+        )
     if t is np.ndarray:
         return _arrays_equal(a, b)
     if isinstance(a, np.generic):

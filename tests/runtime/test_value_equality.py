@@ -32,6 +32,18 @@ def matrix(rt) -> np.ndarray:
 
 
 @derived
+def tally(rt) -> dict:
+    RUNS.append("tally")
+    return {word: len(word) for word in value(rt)}
+
+
+@derived
+def first_word(rt) -> str:
+    RUNS.append("first_word")
+    return next(iter(tally(rt)))
+
+
+@derived
 def scaled(rt) -> np.ndarray:
     RUNS.append("scaled")
     return matrix(rt) * 2
@@ -85,6 +97,10 @@ DIFFERENT = {
     "nested signed zero": ({"k": [(0.0,)]}, {"k": [(-0.0,)]}),
     "array inside tuple": ((np.ones(2),), (np.zeros(2),)),
     "none and zero": (None, 0),
+    "dict key int and float": ({1: "a"}, {1.0: "a"}),
+    "dict key int and bool": ({1: "a"}, {True: "a"}),
+    "dict key signed zeros": ({0.0: "a"}, {-0.0: "a"}),
+    "dict order": ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
 }
 
 
@@ -104,6 +120,14 @@ def test_different_value_set_bumps_revision(rt, first, second):
     assert rt.revision == before + 1
     assert value.set(rt, first) is True
     assert rt.revision == before + 2
+
+
+def test_reordered_dict_result_is_a_change_for_dependents(rt):
+    value.set(rt, ("ab", "cd"))
+    assert first_word(rt) == "ab"
+    value.set(rt, ("cd", "ab"))
+    assert first_word(rt) == "cd"
+    assert RUNS == ["first_word", "tally", "tally", "first_word"]
 
 
 def test_input_array_is_copied_on_set(rt):
