@@ -1,11 +1,14 @@
 """The three training modes as derived functions with an unrolled ``iteration`` argument, and the loop.
 
-As in the Salsa.jl example this comes from, each iteration's parameters are a memoized
-value: ``<mode>_weights(rt, i)`` reads ``<mode>_weights(rt, i - 1)`` (and ``i - 2``, for
-momentum) and ``<mode>_gradient(rt, i - 1)``; ``train`` bumps ``i`` until the update is
-smaller than the tolerance or the iteration limit is reached.  Parameters are in
-optimization coordinates (see ``descent``).  Each mode has its own functions, so its
-memos are stored, loaded and counted apart from the others'.
+As in the Salsa.jl example this comes from, each iteration's weights are a memoized
+value computed from the previous iteration's weights and gradient: ``<mode>_step(rt, i)``
+reads ``<mode>_step(rt, i - 1)``, takes one descent step from its weights with its
+gradient, and returns the new weights together with the gradient and loss at them (one
+memo per iteration rather than two halves what the store writes and loads).  ``train``
+bumps ``i`` until the update is small (``||update|| <= tolerance x max(||weights||,
+rms(y))`` in optimization coordinates, see ``descent``) or the iteration limit is
+reached.  Each mode has its own functions, so its memos are stored, loaded and counted
+apart from the others'.
 
 - ``naive``: the non-incremental program.  Its coordinates and step come from a fresh
   pass over every row, and every iteration's gradient and loss from another pass over
@@ -16,8 +19,10 @@ memos are stored, loaded and counted apart from the others'.
   rows only (no row twice, everything scaled by the total row count).  The old rows'
   residuals were computed with the weights that iteration had *before* the new data
   arrived, so the gradient is only an approximation; each iteration measures its
-  distance from the exact gradient and reports it.  Its loss curve is the exact loss of
-  its iterates, so the curves of all modes compare.
+  distance from the exact gradient and reports it.  Like the seed it is plain gradient
+  descent (momentum 0; step ``2 / (L + mu)`` when auto): with momentum the stale terms
+  compound from batch to batch and the weights run away.  Its loss curve is the exact
+  loss of its iterates, so the curves of all modes compare.
 - ``incremental``: exact.  Gradient and loss come from the incrementally maintained
   statistics in O(features^2), so a batch costs O(batch rows x features^2) plus
   O(features^2 x iterations), whatever the total; its iterates equal ``naive``'s up to
@@ -56,7 +61,7 @@ Progress = Callable[[int, float], None]
 
 
 def _start(rt: Runtime, mode: str, problem: Problem) -> np.ndarray:
-    """Iteration 0: the mode's initial model (zeros unless set) in optimization coordinates."""
+    """Iteration 0's weights: the mode's initial model (zeros unless set) in optimization coordinates."""
     start = initial_model(rt, mode)
     if start is None:
         return np.zeros(len(problem["features"]) + 1)
@@ -64,16 +69,15 @@ def _start(rt: Runtime, mode: str, problem: Problem) -> np.ndarray:
     return from_original(problem, np.asarray(weights, dtype=np.float64), float(bias))
 
 
-def _step(
-    rt: Runtime, mode: str, iteration: int, problem: Problem, weights: DerivedFunction, gradient: DerivedFunction
-) -> np.ndarray:
-    """Iteration ``iteration``'s parameters from the previous iterations' parameters and gradient."""
+def _weights(
+    rt: Runtime, mode: str, iteration: int, problem: Problem, step: DerivedFunction
+) -> tuple[np.ndarray, np.ndarray]:
+    """Iteration ``iteration``'s weights, and the previous iteration's, from the previous step."""
     if iteration == 0:
-        return _start(rt, mode, problem)
-    theta = weights(rt, iteration - 1)
-    slope = gradient(rt, iteration - 1)["gradient"]
-    before = weights(rt, iteration - 2) if problem["momentum"] and iteration >= 2 else theta
-    return descend(problem, theta, before, slope)
+        theta = _start(rt, mode, problem)
+        return theta, theta
+    previous = step(rt, iteration - 1)
+    return descend(problem, previous["theta"], previous["before"], previous["gradient"]), previous["theta"]
 
 
 # -- incremental ----------------------------------------------------------------------
@@ -86,17 +90,12 @@ def incremental_problem(rt: Runtime) -> Problem:
 
 
 @derived(version=VERSION)
-def incremental_weights(rt: Runtime, iteration: int) -> np.ndarray:
-    """Exact mode: the parameters after ``iteration`` steps."""
-    return _step(rt, "incremental", iteration, incremental_problem(rt), incremental_weights, incremental_gradient)
-
-
-@derived(version=VERSION)
-def incremental_gradient(rt: Runtime, iteration: int) -> dict[str, Any]:
-    """Exact mode: gradient and loss at iteration ``iteration``'s parameters, from the statistics."""
+def incremental_step(rt: Runtime, iteration: int) -> dict[str, Any]:
+    """Exact mode: weights after ``iteration`` steps, and the gradient and loss there, from the statistics."""
     problem = incremental_problem(rt)
-    gradient, loss = exact_gradient(problem, incremental_weights(rt, iteration))
-    return {"gradient": gradient, "loss": loss}
+    theta, before = _weights(rt, "incremental", iteration, problem, incremental_step)
+    gradient, loss = exact_gradient(problem, theta)
+    return {"theta": theta, "before": before, "gradient": gradient, "loss": loss}
 
 
 # -- naive ----------------------------------------------------------------------------
@@ -126,38 +125,32 @@ def naive_problem(rt: Runtime) -> Problem:
 
 
 @derived(version=VERSION)
-def naive_weights(rt: Runtime, iteration: int) -> np.ndarray:
-    """Naive mode: the parameters after ``iteration`` steps."""
-    return _step(rt, "naive", iteration, naive_problem(rt), naive_weights, naive_gradient)
-
-
-@derived(version=VERSION)
-def naive_gradient(rt: Runtime, iteration: int) -> dict[str, Any]:
-    """Naive mode: gradient and loss at iteration ``iteration``'s parameters, over every row."""
+def naive_step(rt: Runtime, iteration: int) -> dict[str, Any]:
+    """Naive mode: weights after ``iteration`` steps, and the gradient and loss there, over every row."""
     problem = naive_problem(rt)
-    theta = naive_weights(rt, iteration)
+    theta, before = _weights(rt, "naive", iteration, problem, naive_step)
     sums = np.zeros(len(theta) + 1)
     for number in range(1, batch_count(rt) + 1):
         X, y = batch(rt, number)
         sums += rows_gradient_sums(problem, theta, X, y)
     gradient, loss = gradient_from_sums(sums, problem["n"])
-    return {"gradient": gradient, "loss": loss}
+    return {"theta": theta, "before": before, "gradient": gradient, "loss": loss}
 
 
 # -- delta ----------------------------------------------------------------------------
 
 
 @derived(version=VERSION)
-def delta_weights(rt: Runtime, iteration: int) -> np.ndarray:
-    """Delta mode: the parameters after ``iteration`` steps (same coordinates and step as exact)."""
-    return _step(rt, "delta", iteration, incremental_problem(rt), delta_weights, delta_gradient)
+def delta_problem(rt: Runtime) -> Problem:
+    """The exact mode's coordinates and curvature, with plain (momentum-free) descent as in the seed."""
+    return problem_from_moments(statistics(rt), {**training_settings(rt), "momentum": 0.0})
 
 
 @derived(version=VERSION)
-def delta_gradient(rt: Runtime, iteration: int) -> dict[str, Any]:
-    """Delta mode: the previous residual sums plus the new batches' rows, and the error that leaves."""
-    problem = incremental_problem(rt)
-    theta = delta_weights(rt, iteration)
+def delta_step(rt: Runtime, iteration: int) -> dict[str, Any]:
+    """Delta mode: weights after ``iteration`` steps; gradient = previous residual sums + the new batches' rows."""
+    problem = delta_problem(rt)
+    theta, before = _weights(rt, "delta", iteration, problem, delta_step)
     count = batch_count(rt)
     previous = previous_output(rt)
     if previous is None or previous["batches"] > count:
@@ -171,13 +164,14 @@ def delta_gradient(rt: Runtime, iteration: int) -> dict[str, Any]:
     gradient, _ = gradient_from_raw_sums(problem, sums)
     exact, loss = exact_gradient(problem, theta)
     error = float(np.linalg.norm(gradient - exact) / max(float(np.linalg.norm(exact)), np.finfo(float).tiny))
-    return {"gradient": gradient, "loss": loss, "error": error, "sums": sums, "batches": count}
+    return {"theta": theta, "before": before, "gradient": gradient, "loss": loss, "error": error, "sums": sums,
+            "batches": count}
 
 
-FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction, DerivedFunction]] = {
-    "incremental": (incremental_problem, incremental_weights, incremental_gradient),
-    "naive": (naive_problem, naive_weights, naive_gradient),
-    "delta": (incremental_problem, delta_weights, delta_gradient),
+FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction]] = {
+    "incremental": (incremental_problem, incremental_step),
+    "naive": (naive_problem, naive_step),
+    "delta": (delta_problem, delta_step),
 }
 
 
@@ -187,38 +181,35 @@ FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction, DerivedFunction]] =
 def _descend_until_done(
     rt: Runtime, mode: str, settings: dict[str, Any], progress: Progress | None
 ) -> dict[str, Any]:
-    """Bump the iteration until the update is below tolerance, the limit is hit, or the loss blows up."""
-    problem_fn, weights_fn, gradient_fn = FUNCTIONS[mode]
+    """Bump the iteration until the update is below tolerance, the limit is hit, or the loss overflows."""
+    problem_fn, step_fn = FUNCTIONS[mode]
     problem = problem_fn(rt)
     limit, tolerance = int(settings["max_iterations"]), float(settings["tolerance"])
-    theta = weights_fn(rt, 0)
     losses: list[float] = []
     errors: list[float] = []
     iterations, converged = 0, False
     message = problem["diverges"]
+    point = step_fn(rt, 0)
+    theta = point["theta"]
     while True:
-        point = gradient_fn(rt, iterations)
-        loss = point["loss"]
-        if not (math.isfinite(loss) and np.isfinite(point["gradient"]).all()):
+        if not (math.isfinite(point["loss"]) and np.isfinite(point["gradient"]).all()):
             message = (
                 f"the loss overflowed 64-bit floats at iteration {iterations}: the weights or the data are too "
                 "large in magnitude; the model is the last iterate before that"
             )
-            if iterations:
-                iterations -= 1
-                theta = weights_fn(rt, iterations)
+            iterations = max(iterations - 1, 0)
             break
-        losses.append(loss)
+        theta = point["theta"]
+        losses.append(point["loss"])
         if "error" in point:
             errors.append(point["error"])
         if progress is not None:
-            progress(iterations, loss)
+            progress(iterations, point["loss"])
         if message is not None or converged or iterations == limit:
             break
-        following = weights_fn(rt, iterations + 1)
-        update = float(np.linalg.norm(following - theta))
-        converged = update <= tolerance * max(float(np.linalg.norm(following)), problem["target_scale"])
-        theta = following
+        point = step_fn(rt, iterations + 1)
+        update = float(np.linalg.norm(point["theta"] - theta))
+        converged = update <= tolerance * max(float(np.linalg.norm(point["theta"])), problem["target_scale"])
         iterations += 1
     weights, bias = to_original(problem, theta)
     return {
