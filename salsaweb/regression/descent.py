@@ -76,7 +76,7 @@ def _describe_collinear(corr: np.ndarray, names: tuple[str, ...], active: np.nda
 
 
 def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
-    """Everything training needs from the data: coordinates, curvature, step size, diagnostics."""
+    """Everything training needs from the data: coordinates, curvature, step, diagnostics, optimum."""
     n = int(moments["n"])
     names = tuple(settings["features"])
     p = len(names)
@@ -164,6 +164,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         "stable_limit": limit,
         "diverges": diverges,
         "warnings": tuple(warnings),
+        "optimum": optimum_from_moments(moments, p),
     }
 
 

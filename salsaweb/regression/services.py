@@ -21,7 +21,6 @@ from .descent import RegressionError
 from .models import MODES, Batch, BatchRun, Dataset
 from .parsing import parse_batch
 from .runtimes import dataset_runtime, dataset_runtime_drop
-from .statistics import optimum
 from .training import Progress, train
 
 #: The settings ``dataset_update`` may change (features and target are fixed at creation).
@@ -228,27 +227,26 @@ def model_train(*, dataset: Dataset, mode: str, progress: Progress | None = None
     """
     if mode not in MODES:
         raise ValidationError({"mode": f"unknown mode {mode!r}: expected one of {', '.join(MODES)}"})
-    count = dataset.batches.count()
-    if count == 0:
+    latest = dataset.batches.order_by("-number").values_list("id", "number", "rows").first()
+    if latest is None:
         raise RegressionError(f"dataset {dataset.name!r} has no rows yet: add a batch before training")
     rt = dataset_runtime(dataset)
     if dataset.warm_start:
-        _warm_start(dataset, mode, rt, count)
+        _warm_start(dataset, mode, rt, latest[1])
     before = rt.counters.snapshot()
     started = perf_counter()
-    with rt.unit_of_work():  # one load and one write for the model and its reference optimum
-        result = train(rt, mode, progress)
-        best = optimum(rt)
+    result = train(rt, mode, progress)
     wall_ms = (perf_counter() - started) * 1e3
     after = rt.counters.snapshot()
-    batch = Batch.objects.get(dataset=dataset, number=result["batches"])
-    errors = result["gradient_errors"]
+    if result["batches"] != latest[1]:  # another batch arrived meanwhile: the model covers it too
+        latest = dataset.batches.filter(number=result["batches"]).values_list("id", "number", "rows").get()
+    errors, best = result["gradient_errors"], result["optimum"]
     run, _ = BatchRun.objects.update_or_create(
-        batch=batch,
+        batch_id=latest[0],
         mode=mode,
         defaults={
             "dataset": dataset,
-            "rows_batch": batch.rows,
+            "rows_batch": latest[2],
             "rows_total": result["rows"],
             "wall_ms": wall_ms,
             "iterations": result["iterations"],

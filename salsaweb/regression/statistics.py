@@ -1,4 +1,4 @@
-"""Derived sufficient statistics: their running total over all batches, and the closed-form optimum.
+"""Derived sufficient statistics: their running total over all batches.
 
 ``statistics`` is maintained incrementally through ``previous_output``: it remembers how
 many batches its total covers, derives the statistics of each batch added since and
@@ -13,7 +13,6 @@ from typing import Any
 
 from runtime import Runtime, derived, previous_output
 
-from .descent import optimum_from_moments
 from .inputs import batch, batch_count, training_settings
 from .moments import Moments, moments_empty, moments_merge, moments_of
 
@@ -37,10 +36,3 @@ def statistics(rt: Runtime) -> dict[str, Any]:
         X, y = batch(rt, number)
         total = moments_merge(total, moments_of(X, y))
     return {"batches": count, "n": total["n"], "mean": total["mean"], "m2": total["m2"]}
-
-
-@derived(version=VERSION)
-def optimum(rt: Runtime) -> dict[str, Any]:
-    """The least-squares optimum over all rows so far: the reference the loss curves approach."""
-    features = len(training_settings(rt)["features"])
-    return optimum_from_moments(statistics(rt), features)

@@ -229,6 +229,7 @@ def _descend_until_done(
         "learning_rate": problem["learning_rate"],
         "momentum": problem["momentum"],
         "warnings": list(problem["warnings"]),
+        "optimum": problem["optimum"],
     }
 
 

@@ -13,7 +13,6 @@ from salsaweb.regression.descent import RegressionError
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 from salsaweb.regression.parsing import CsvError
 from salsaweb.regression.runtimes import dataset_runtime
-from salsaweb.regression.statistics import optimum
 
 from .conftest import correlated_batches, lstsq
 
@@ -220,16 +219,6 @@ def test_delete_retires_the_namespace(dataset, data) -> None:
     services.dataset_delete(dataset=dataset)
     assert not Dataset.objects.exists() and not Batch.objects.exists()
     assert Namespace.objects.get(name=namespace).deleted_at is not None
-
-
-def test_optimum_is_memoized_per_revision(dataset, data) -> None:
-    services.batch_create(dataset=dataset, content=to_csv(*data[0]))
-    rt = dataset_runtime(dataset)
-    first = optimum(rt)
-    before = rt.counters.executions
-    again = optimum(rt)
-    assert rt.counters.executions == before
-    np.testing.assert_array_equal(first["weights"], again["weights"])
 
 
 def test_demo_command_reproduces_the_seed_demonstration(capsys) -> None:
