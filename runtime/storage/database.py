@@ -265,14 +265,17 @@ class DatabaseStorage(Storage):
             return None
         deps: dict[int, list[Key]] = {}
         if rows:
-            edges = (
-                MemoDependency.objects.using(self.using)
-                .filter(namespace_id=self._namespace_id, memo__function=function)
-                .order_by("memo_id", "position")
-                .values_list("memo_id", "function", "args_key")
-            )
-            for memo_id, dep_function, dep_args in edges:
-                deps.setdefault(memo_id, []).append((dep_function, parse_args_text(dep_args)))
+            # By memo id: filtering on the joined memo's function made the database scan every
+            # edge of the namespace, so one function's load grew with all the others' edges.
+            for chunk in _chunks([row[0] for row in rows]):
+                edges = (
+                    MemoDependency.objects.using(self.using)
+                    .filter(memo_id__in=chunk)
+                    .order_by("memo_id", "position")
+                    .values_list("memo_id", "function", "args_key")
+                )
+                for memo_id, dep_function, dep_args in edges:
+                    deps.setdefault(memo_id, []).append((dep_function, parse_args_text(dep_args)))
         loaded = {
             digest: (row_id, value_hash, changed, verified, code, duration, blob, tuple(deps.get(row_id, ())))
             for row_id, digest, value_hash, changed, verified, code, duration, blob in rows
