@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 from django.db import connections, transaction
-from django.db.models import Count, Model, Q, QuerySet, Sum
+from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -68,9 +68,13 @@ class GcResult:
 
 
 def _lock_namespace(namespace_id: int, using: str) -> bool:
-    """Take the namespace's row lock (inside a transaction); False if the namespace is gone."""
+    """Take the namespace's row lock (inside a transaction) and bump its epoch, since memos
+    are about to go: processes then drop what they cached.  False if the namespace is gone."""
     rows = Namespace.objects.using(using).select_for_update().filter(id=namespace_id)
-    return bool(list(rows.values_list("id", flat=True)))
+    if not list(rows.values_list("id", flat=True)):
+        return False
+    rows.update(epoch=F("epoch") + 1)
+    return True
 
 
 def _delete_ids(model: type[Model], column: str, ids: list[int], using: str) -> int:

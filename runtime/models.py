@@ -17,6 +17,9 @@ class Namespace(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     revision = models.BigIntegerField(default=0)
+    epoch = models.BigIntegerField(
+        default=0, help_text="Bumped whenever memos are deleted, so that processes drop what they cached."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Marked for removal by memo_gc.")
 
@@ -32,7 +35,8 @@ class RevisionLog(models.Model):
 
     ACTIONS = [("set", "set"), ("delete", "delete")]
 
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="revision_log")
+    # Indexed by the (namespace, revision) constraint, like the other namespace keys below.
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="revision_log", db_index=False)
     revision = models.BigIntegerField()
     function = models.CharField(max_length=300)
     args = models.TextField(help_text="The input's keys as the call reads, e.g. sample(rt, 1).")
@@ -51,7 +55,7 @@ class RevisionLog(models.Model):
 class InputValue(models.Model):
     """An input's current value (or tombstone) and the revision it last changed at."""
 
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="inputs")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="inputs", db_index=False)
     function = models.CharField(max_length=300)
     args_key = models.TextField(help_text="Canonical text of the normalized keys.")
     key_digest = models.CharField(max_length=40)
@@ -74,7 +78,7 @@ class InputValue(models.Model):
 class Memo(models.Model):
     """A memoized derived call: value, revisions, code version, cost, and (via edges) what it read."""
 
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="memos")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="memos", db_index=False)
     function = models.CharField(max_length=300)
     args_key = models.TextField(help_text="Canonical text of the normalized arguments.")
     label = models.TextField(help_text="The call as text, e.g. double(rt, 1); searchable.")
@@ -87,13 +91,14 @@ class Memo(models.Model):
     code_version = models.CharField(max_length=64)
     duration = models.FloatField(help_text="Seconds the last execution took.")
     written_at = models.DateTimeField()
+    written_by = models.CharField(max_length=100, default="", help_text="host:pid:flush of the process that wrote it.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["namespace", "key_digest"], name="runtime_memo_unique_key"),
         ]
         indexes = [
-            models.Index(fields=["namespace", "function"], name="runtime_memo_ns_fn"),
+            models.Index(fields=["namespace", "function", "code_version"], name="runtime_memo_ns_fn_code"),
             models.Index(fields=["namespace", "changed_at"], name="runtime_memo_ns_changed"),
             models.Index(fields=["namespace", "verified_at"], name="runtime_memo_ns_verified"),
             models.Index(fields=["function", "code_version"], name="runtime_memo_fn_code"),
@@ -110,8 +115,8 @@ class MemoDependency(models.Model):
 
     KINDS = [("input", "input"), ("derived", "derived")]
 
-    memo = models.ForeignKey(Memo, on_delete=models.CASCADE, related_name="dependencies")
-    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="+")
+    memo = models.ForeignKey(Memo, on_delete=models.CASCADE, related_name="dependencies", db_index=False)
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="+", db_index=False)
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=KINDS)
     function = models.CharField(max_length=300)

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Hashable
@@ -37,6 +38,10 @@ __all__ = ["DatabaseStorage", "NamespaceDeleted", "register_codec", "key_digest"
 
 #: Functions with more memo rows than this are read row by row instead of loaded whole.
 PREFETCH_LIMIT = 5000
+#: A function's rows are read one by one for its first keys in a unit of work, and all at
+#: once (up to PREFETCH_LIMIT) from this many distinct keys on, or when verification
+#: is about to walk them.
+BULK_AFTER_KEYS = 2
 #: Values up to this many bytes come with the rows that a bulk load reads; larger ones
 #: are read when first used.
 INLINE_VALUE_BYTES = 8192
@@ -144,15 +149,22 @@ class DatabaseStorage(Storage):
         self._namespace_id: int | None = None
         self._depth = 0
         self._write = False
-        self._reset()
+        self._cached_at: tuple[int, int] | None = None
+        self._reset_cache()
+        self._reset_buffers()
 
     # -- unit of work -------------------------------------------------------------------
 
-    def _reset(self) -> None:
+    def _reset_cache(self) -> None:
+        """Forget every row read; kept across units of work while (revision, epoch) stays the same."""
         self._memos: dict[Key, Memo | None] = {}
         self._memo_rows: dict[str, dict[str, tuple[Any, ...]] | None] = {}
         self._inputs: dict[Key, InputRecord | None] = {}
         self._input_rows: dict[str, dict[str, tuple[Any, ...]] | None] = {}
+        self._memo_misses: dict[str, int] = {}
+        self._input_misses: dict[str, int] = {}
+
+    def _reset_buffers(self) -> None:
         self._new: dict[Key, tuple[Memo, bytes, str]] = {}
         self._verified: dict[Key, StoredMemo] = {}
         self._last_encoded: tuple[Any, bytes] | None = None
@@ -183,14 +195,15 @@ class DatabaseStorage(Storage):
                     self._flush()
         finally:
             self._depth, self._write = 0, False
-            self._reset()
+            self._reset_buffers()
 
     def refresh(self) -> None:
         """Write the buffer (it is valid at the old revision) and start over at the newest one."""
         write = self._write
         if not write:
             self._flush()
-        self._reset()
+        self._reset_buffers()
+        self._cached_at = None
         self._begin(lock=write)
 
     def _begin(self, lock: bool) -> None:
@@ -200,20 +213,24 @@ class DatabaseStorage(Storage):
         rows = Namespace.objects.using(self.using)
         if lock:
             rows = rows.select_for_update()
+        fields = ("id", "revision", "epoch", "deleted_at")
         if self._namespace_id is None:
-            row = rows.filter(name=self.namespace).values_list("id", "revision", "deleted_at").first()
+            row = rows.filter(name=self.namespace).values_list(*fields).first()
             if row is None:
                 row = self._create_namespace()
         else:
-            row = rows.filter(id=self._namespace_id).values_list("id", "revision", "deleted_at").first()
+            row = rows.filter(id=self._namespace_id).values_list(*fields).first()
             if row is None:
                 self._namespace_id = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was removed")
-        if row[2] is not None:
+        if row[3] is not None:
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
         self._namespace_id, self.revision = row[0], row[1]
+        if self._cached_at != (row[1], row[2]):
+            self._reset_cache()
+            self._cached_at = (row[1], row[2])
 
-    def _create_namespace(self) -> tuple[int, int, None]:
+    def _create_namespace(self) -> tuple[int, int, int, None]:
         from ..models import Namespace
 
         try:
@@ -221,7 +238,7 @@ class DatabaseStorage(Storage):
                 ns = Namespace.objects.using(self.using).create(name=self.namespace)
         except IntegrityError:  # another process created it first
             ns = Namespace.objects.using(self.using).get(name=self.namespace)
-        return ns.id, ns.revision, None
+        return ns.id, ns.revision, ns.epoch, None
 
     # -- memos --------------------------------------------------------------------------
 
@@ -233,12 +250,33 @@ class DatabaseStorage(Storage):
         function, key_args = key
         digest = key_digest(function, key_args)
         rows = self._memo_rows.get(function, _MISSING)
-        if rows is _MISSING:
+        if rows is _MISSING and self._wants_bulk(self._memo_misses, function):
             rows = self._load_memo_rows(function)
-        row = rows.get(digest) if rows is not None else self._load_memo_row(digest)
+        row = rows.get(digest) if isinstance(rows, dict) else self._load_memo_row(digest)
         memo = None if row is None else self._memo_from_row(row)
         self._memos[key] = memo
         return memo
+
+    @staticmethod
+    def _wants_bulk(misses: dict[str, int], function: str) -> bool:
+        """Count a key read of ``function``; true once enough distinct keys were read one by one."""
+        misses[function] = misses.get(function, 0) + 1
+        return misses[function] >= BULK_AFTER_KEYS
+
+    def prefetch(self, key: Key) -> None:
+        """Before verifying ``key``: load whole every function that its memo read."""
+        memo = self._memos.get(key)
+        if memo is None:
+            return
+        for function in {dep[0] for dep in memo.deps}:
+            declared = lookup(function)
+            if declared is None:
+                continue
+            if declared.is_input:
+                if function not in self._input_rows:
+                    self._load_input_rows(function)
+            elif function not in self._memo_rows:
+                self._load_memo_rows(function)
 
     def _memo_from_row(self, row: tuple[Any, ...]) -> StoredMemo:
         row_id, digest, changed_at, verified_at, code, duration, blob, deps = row
@@ -363,9 +401,9 @@ class DatabaseStorage(Storage):
         function, key_args = key
         digest = key_digest(function, key_args)
         rows = self._input_rows.get(function, _MISSING)
-        if rows is _MISSING:
+        if rows is _MISSING and self._wants_bulk(self._input_misses, function):
             rows = self._load_input_rows(function)
-        row = rows.get(digest) if rows is not None else self._load_input_row(digest)
+        row = rows.get(digest) if isinstance(rows, dict) else self._load_input_row(digest)
         record = None
         if row is not None:
             row_id, changed_at, deleted, blob = row
@@ -418,6 +456,7 @@ class DatabaseStorage(Storage):
 
         self.revision += 1
         Namespace.objects.using(self.using).filter(id=self._namespace_id).update(revision=self.revision)
+        self._cached_at = None  # rows read at the old revision may not hold at the new one
         return self.revision
 
     def set_input(self, key: Key, record: InputRecord) -> None:
@@ -464,11 +503,18 @@ class DatabaseStorage(Storage):
         from ..models import Namespace
 
         with transaction.atomic(using=self.using):
-            # The row lock serializes flushes, input changes and garbage collection
-            # (on SQLite the IMMEDIATE transaction already holds the database's write lock).
-            if connections[self.using].features.has_select_for_update:
-                rows = Namespace.objects.using(self.using).select_for_update().filter(id=self._namespace_id)
-                list(rows.values_list("id"))
+            # The row lock serializes flushes, input changes and garbage collection.
+            namespace = (
+                Namespace.objects.using(self.using)
+                .select_for_update()
+                .filter(id=self._namespace_id)
+                .values_list("deleted_at", flat=True)
+            )
+            state = list(namespace)
+            if not state or state[0] is not None:
+                self._new.clear()
+                self._verified.clear()
+                raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
             if self._new:
                 self._write_new()
             if self._verified:
@@ -477,69 +523,64 @@ class DatabaseStorage(Storage):
         self._verified.clear()
 
     def _write_new(self) -> None:
+        """Insert new memos, overwrite older rows of the same calls, and write their edges.
+
+        Rows another process wrote meanwhile, by the same code at this revision or later,
+        are left as they are (an equal result, or a newer one).
+        """
         from ..models import Memo as MemoRow, MemoDependency
 
         revision, ns = self.revision, self._namespace_id
-        items = [(key, key_digest(*key), memo, blob, text) for key, (memo, blob, text) in self._new.items()]
-        existing: dict[str, tuple[int, int, str]] = {}
-        for chunk in _chunks([digest for _, digest, *_ in items]):
-            for row_id, digest, verified_at, code in (
+        ops = connections[self.using].ops
+        now = ops.adapt_datetimefield_value(timezone.now())
+        token = f"{_PROCESS}:{uuid.uuid4().hex[:12]}"
+        rows = {
+            key_digest(*key): (key, memo, blob, text, value_digest(blob))
+            for key, (memo, blob, text) in self._new.items()
+        }
+        table = MemoRow._meta.db_table
+        columns = (
+            "namespace_id, function, args_key, label, key_digest, value, value_digest, preview, "
+            "changed_at, verified_at, code_version, duration, written_at, written_by"
+        )
+        with connections[self.using].cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 14)}) "
+                "ON CONFLICT (namespace_id, key_digest) DO NOTHING",
+                [
+                    (ns, key[0], args_text(key[1]), call_label(key), digest, blob, vdigest, text,
+                     memo.changed_at, revision, memo.code, memo.duration, now, token)
+                    for digest, (key, memo, blob, text, vdigest) in rows.items()
+                ],
+            )
+        written: dict[str, int] = {}
+        updates: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(rows)):
+            for row_id, digest, verified_at, code, writer in (
                 MemoRow.objects.using(self.using)
                 .filter(namespace_id=ns, key_digest__in=chunk)
-                .values_list("id", "key_digest", "verified_at", "code_version")
+                .values_list("id", "key_digest", "verified_at", "code_version", "written_by")
             ):
-                existing[digest] = (row_id, verified_at, code)
-        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
-        inserts, updates = [], []
-        for key, digest, memo, blob, text in items:
-            row = existing.get(digest)
-            if row is None:
-                inserts.append(key)
-                continue
-            if row[1] >= revision and row[2] == memo.code:
-                continue  # another process stored this call, by the same code, at our revision or later
-            updates.append((key, row[0]))
-        table = MemoRow._meta.db_table
-        values = {key: (blob, text, memo) for key, _, memo, blob, text in items}
-        with connections[self.using].cursor() as cursor:
-            if inserts:
-                cursor.executemany(
-                    f"INSERT INTO {table} (namespace_id, function, args_key, label, key_digest, value, value_digest, "
-                    "preview, changed_at, verified_at, code_version, duration, written_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (ns, key[0], args_text(key[1]), call_label(key), key_digest(*key), values[key][0],
-                         value_digest(values[key][0]), values[key][1], values[key][2].changed_at, revision,
-                         values[key][2].code, values[key][2].duration, now)
-                        for key in inserts
-                    ],
-                )
-            if updates:
+                key, memo, blob, text, vdigest = rows[digest]
+                if writer == token:
+                    written[digest] = row_id
+                elif verified_at < revision or code != memo.code:
+                    written[digest] = row_id
+                    updates.append((blob, vdigest, text, memo.changed_at, revision, memo.code, memo.duration,
+                                    now, token, row_id))
+        if updates:
+            with connections[self.using].cursor() as cursor:
                 cursor.executemany(
                     f"UPDATE {table} SET value = %s, value_digest = %s, preview = %s, changed_at = %s, "
-                    "verified_at = %s, code_version = %s, duration = %s, written_at = %s WHERE id = %s",
-                    [
-                        (values[key][0], value_digest(values[key][0]), values[key][1], values[key][2].changed_at,
-                         revision, values[key][2].code, values[key][2].duration, now, row_id)
-                        for key, row_id in updates
-                    ],
+                    "verified_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
+                    "WHERE id = %s",
+                    updates,
                 )
-        ids = {key: row_id for key, row_id in updates}
-        if inserts:
-            wanted = {key_digest(*key): key for key in inserts}
-            for chunk in _chunks(list(wanted)):
-                for row_id, digest in (
-                    MemoRow.objects.using(self.using)
-                    .filter(namespace_id=ns, key_digest__in=chunk)
-                    .values_list("id", "key_digest")
-                ):
-                    ids[wanted[digest]] = row_id
-        if updates:
-            for chunk in _chunks([row_id for _, row_id in updates]):
+            for chunk in _chunks([update[-1] for update in updates]):
                 MemoDependency.objects.using(self.using).filter(memo_id__in=chunk).delete()
         edges = []
-        for key, row_id in ids.items():
-            for position, dep in enumerate(values[key][2].deps):
+        for digest, row_id in written.items():
+            for position, dep in enumerate(rows[digest][1].deps):
                 dep_fn = lookup(dep[0])
                 kind = "input" if dep_fn is not None and dep_fn.is_input else "derived"
                 edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))

@@ -31,7 +31,8 @@ def main(argv: list[str]) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with rt.unit_of_work():
-                seen.append([rt.storage.revision, programs.slow_total(rt)])
+                total = programs.slow_total(rt)
+                seen.append([rt.storage.revision, total])  # after: a restart moves the revision on
         out = {"seen": seen}
     elif command == "write":
         count, cells = int(rest[0]), int(rest[1])

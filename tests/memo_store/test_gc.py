@@ -155,11 +155,12 @@ def test_each_batch_is_one_locked_transaction():
     sql = [q["sql"] for q in queries]
     memo_deletes = [i for i, s in enumerate(sql) if s.startswith('DELETE FROM "runtime_memo" ')]
     assert len(memo_deletes) == 5  # 10 memos, 2 per batch
-    for i in memo_deletes:  # each batch: lock, select ids, delete edges, delete memos
+    for i in memo_deletes:  # each batch: lock, bump the epoch, select ids, delete edges, delete memos
         assert sql[i - 1].startswith('DELETE FROM "runtime_memodependency" WHERE memo_id IN (')
-        assert '"runtime_namespace"' in sql[i - 3]
+        assert sql[i - 3].startswith('UPDATE "runtime_namespace" SET "epoch"')
+        assert '"runtime_namespace"' in sql[i - 4]
         if connection.features.has_select_for_update:
-            assert sql[i - 3].endswith("FOR UPDATE")
+            assert sql[i - 4].endswith("FOR UPDATE")
     RUNS.clear()
     _assert_correct(rt)
     assert len(RUNS) == 10

@@ -246,4 +246,6 @@ def _queries_for_square_calls(namespace: str, cells: int) -> int:
 
 
 def test_calls_in_one_unit_of_work_share_one_load_and_one_write():
-    assert _queries_for_square_calls("small", 20) == _queries_for_square_calls("large", 80) <= 12
+    # Four functions read (two bulk loads after a first single read each), one write:
+    # the count depends on how many functions, not on how many calls.
+    assert _queries_for_square_calls("small", 20) == _queries_for_square_calls("large", 80) <= 14
