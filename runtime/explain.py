@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 
+#: Graphviz attributes by node state; current and set nodes are drawn plain.
+_DOT_STYLES = {"stale": ", style=dashed", "missing": ", color=red", "deleted": ", color=red", "failed": ", color=red"}
+
+
 @dataclass(frozen=True)
 class Explanation:
     """Nodes keyed by id (``n0`` is the root), each listing its dependencies' ids in read order."""
@@ -44,7 +48,7 @@ class Explanation:
             if node["kind"] == "derived":
                 detail += f" verified@{node['verified_at']}"
             label = f"{node['label']}\\n{detail} ({node['state']})"
-            style = {"stale": ', style=dashed', "missing": ', color=red', "deleted": ', color=red', "failed": ', color=red'}.get(node["state"], "")
+            style = _DOT_STYLES.get(node["state"], "")
             shape = ", shape=ellipse" if node["kind"] == "input" else ""
             lines.append(f'  {node_id} [label="{_escape(label)}"{shape}{style}];')
             for dep in node["deps"]:
