@@ -26,6 +26,8 @@ class BatchAdmin(admin.ModelAdmin):
 class BatchRunAdmin(admin.ModelAdmin):
     """One model per (batch, mode) and what bringing it up to date cost."""
 
-    list_display = ["dataset", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged", "executed", "reused", "loss"]
+    list_display = [
+        "dataset", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged", "executed", "reused", "loss",
+    ]
     list_filter = ["dataset", "mode", "converged", "diverged"]
     readonly_fields = [field.name for field in BatchRun._meta.fields]

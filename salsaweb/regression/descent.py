@@ -75,28 +75,53 @@ def _describe_collinear(corr: np.ndarray, names: tuple[str, ...], active: np.nda
     return groups
 
 
-def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
-    """Everything training needs from the data: coordinates, curvature, step, diagnostics, optimum."""
+def _standardized(moments: Moments, p: int) -> dict[str, Any]:
+    """Means, covariances and correlations from the statistics; constant features flagged, not divided by."""
     n = int(moments["n"])
-    names = tuple(settings["features"])
-    p = len(names)
     if n == 0:
         raise RegressionError("no rows yet: add a batch before training")
-    mean = moments["mean"]
-    cov = moments["m2"] / n
+    mean, cov = moments["mean"], moments["m2"] / n
     if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
         raise RegressionError(
             "the data's sums of squares overflow 64-bit floats: rescale the columns (e.g. to other units)"
         )
-    mean_x, mean_y = mean[:p], float(mean[p])
-    cov_xx, cov_xy, var_y = cov[:p, :p], cov[:p, p], float(cov[p, p])
-    spread = np.sqrt(np.clip(np.diag(cov_xx), 0.0, None))
-    constant = spread <= CONSTANT_SPREAD * np.abs(mean_x)
-    constant |= spread == 0.0
-    safe_spread = np.where(constant, 1.0, spread)
-    corr = cov_xx / np.outer(safe_spread, safe_spread)
+    mean_x = mean[:p]
+    spread = np.sqrt(np.clip(np.diag(cov[:p, :p]), 0.0, None))
+    constant = (spread <= CONSTANT_SPREAD * np.abs(mean_x)) | (spread == 0.0)
+    spread = np.where(constant, 1.0, spread)
+    corr = cov[:p, :p] / np.outer(spread, spread)
     corr[constant, :] = 0.0
     corr[:, constant] = 0.0
+    return {
+        "n": n, "mean_x": mean_x, "mean_y": float(mean[p]), "cov_xx": cov[:p, :p], "cov_xy": cov[:p, p],
+        "var_y": float(cov[p, p]), "spread": spread, "constant": constant, "corr": corr,
+    }
+
+
+def _optimum(data: dict[str, Any]) -> dict[str, Any]:
+    """The least-squares optimum (weights, bias, loss), solved in standardized coordinates.
+
+    Collinear features make it non-unique: the pseudo-inverse picks the smallest standardized
+    weights.  Constant features get weight 0.
+    """
+    R, spread, constant = data["corr"], data["spread"], data["constant"]
+    q = np.where(constant, 0.0, data["cov_xy"] / spread)
+    values, vectors = np.linalg.eigh(R)
+    keep = values > max(values[-1], 0.0) * COLLINEAR_EIGENVALUE
+    v = vectors[:, keep] @ ((vectors[:, keep].T @ q) / values[keep])
+    weights = v / spread
+    bias = float(data["mean_y"] - data["mean_x"] @ weights)
+    loss = max(float(v @ R @ v - 2.0 * q @ v + data["var_y"]), 0.0)
+    return {"weights": weights, "bias": bias, "loss": loss}
+
+
+def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
+    """Everything training needs from the data: coordinates, curvature, step, diagnostics, optimum."""
+    names = tuple(settings["features"])
+    p = len(names)
+    data = _standardized(moments, p)
+    n, mean_x, mean_y, var_y = data["n"], data["mean_x"], data["mean_y"], data["var_y"]
+    cov_xx, cov_xy, constant, corr = data["cov_xx"], data["cov_xy"], data["constant"], data["corr"]
 
     warnings = [
         f"feature {names[j]!r} is constant over all rows ({float(mean_x[j]):.6g}): its weight cannot be "
@@ -106,7 +131,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
     warnings += _describe_collinear(corr, names, ~constant)
 
     if settings["standardize"]:
-        shift, scale = mean_x.copy(), safe_spread
+        shift, scale = mean_x.copy(), data["spread"]
         R, zbar = corr, np.zeros(p)
     else:
         shift, scale = np.zeros(p), np.ones(p)
@@ -164,7 +189,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         "stable_limit": limit,
         "diverges": diverges,
         "warnings": tuple(warnings),
-        "optimum": optimum_from_moments(moments, p),
+        "optimum": _optimum(data),
     }
 
 
@@ -230,31 +255,3 @@ def descend(problem: Problem, theta: np.ndarray, before: np.ndarray, gradient: n
     if problem["momentum"]:
         step += problem["momentum"] * (theta - before)
     return step
-
-
-def optimum_from_moments(moments: Moments, features: int) -> dict[str, Any]:
-    """The least-squares optimum: weights, bias and loss, solved in standardized coordinates.
-
-    Collinear features make the solution non-unique; the pseudo-inverse picks the one with
-    the smallest standardized weights, and constant features get weight 0.
-    """
-    n = int(moments["n"])
-    if n == 0:
-        raise RegressionError("no rows yet: add a batch before training")
-    p = features
-    mean, cov = moments["mean"], moments["m2"] / n
-    spread = np.sqrt(np.clip(np.diag(cov[:p, :p]), 0.0, None))
-    constant = (spread <= CONSTANT_SPREAD * np.abs(mean[:p])) | (spread == 0.0)
-    scale = np.where(constant, 1.0, spread)
-    R = cov[:p, :p] / np.outer(scale, scale)
-    q = cov[:p, p] / scale
-    R[constant, :] = 0.0
-    R[:, constant] = 0.0
-    q[constant] = 0.0
-    values, vectors = np.linalg.eigh(R)
-    keep = values > max(values[-1], 0.0) * COLLINEAR_EIGENVALUE
-    v = vectors[:, keep] @ ((vectors[:, keep].T @ q) / values[keep])
-    weights = v / scale
-    bias = float(mean[p] - mean[:p] @ weights)
-    loss = max(float(v @ R @ v - 2.0 * q @ v + cov[p, p]), 0.0)
-    return {"weights": weights, "bias": bias, "loss": loss}

@@ -41,7 +41,9 @@ class Dataset(models.Model):
         null=True, blank=True, help_text="Fixed step in optimization coordinates; empty = auto (provably convergent)."
     )
     momentum = models.FloatField(
-        null=True, blank=True, help_text="Heavy-ball momentum in [0, 1); empty = auto (optimal with an auto rate, else 0)."
+        null=True,
+        blank=True,
+        help_text="Heavy-ball momentum in [0, 1); empty = auto (optimal with an auto rate, else 0).",
     )
     max_iterations = models.PositiveIntegerField(default=100)
     tolerance = models.FloatField(default=1e-6, help_text="Stop when the update is this small relative to the weights.")

@@ -46,7 +46,9 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
     else:
         bad = [f for f in features if not f or f != f.strip() or any(c in f for c in ",\"\r\n")]
         if bad:
-            errors["features"] = f"column names must be non-empty, without commas, quotes, newlines or outer spaces: {bad}"
+            errors["features"] = (
+                f"column names must be non-empty, without commas, quotes, newlines or outer spaces: {bad}"
+            )
         elif len(set(features)) != len(features):
             errors["features"] = "feature names must be unique"
         elif dataset.target in features:
@@ -74,7 +76,9 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
             or not all(_finite(w) for w in weights.values())
             or not _finite(start.get("bias", 0.0))
         ):
-            errors["initial_weights"] = 'give {"weights": {feature: number}, "bias": number} (finite numbers, known features)'
+            errors["initial_weights"] = (
+                'give {"weights": {feature: number}, "bias": number} (finite numbers, known features)'
+            )
     return errors
 
 

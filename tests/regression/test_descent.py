@@ -1,4 +1,4 @@
-"""The pure math: statistics merge exactly, gradients from statistics equal gradients over rows, optimum equals lstsq."""
+"""The pure math: statistics merge exactly, gradients from statistics equal those over rows, optimum = lstsq."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +11,6 @@ from salsaweb.regression.descent import (
     exact_gradient,
     from_original,
     gradient_from_sums,
-    optimum_from_moments,
     problem_from_moments,
     rows_gradient_sums,
     to_original,
@@ -78,20 +77,19 @@ def test_gradient_from_statistics_equals_gradient_over_rows(standardize, feature
 def test_optimum_equals_numpy_lstsq(rows, features, scale_exp, mean, seed) -> None:
     rng = np.random.default_rng(seed)
     X, y = random_rows(rng, rows, features, scale_exp, mean)
-    best = optimum_from_moments(moments_of(X, y), features)
+    best = problem_from_moments(moments_of(X, y), make_settings(features))["optimum"]
     weights, bias = lstsq([(X, y)])
     # Compare in standardized units, where every weight has the size of its effect.
     spread = X.std(axis=0)
     np.testing.assert_allclose(best["weights"] * spread, weights * spread, rtol=1e-6, atol=1e-7 * np.abs(y).max())
-    assert best["bias"] + X.mean(axis=0) @ best["weights"] == pytest.approx(bias + X.mean(axis=0) @ weights, rel=1e-6, abs=1e-7)
+    centre = X.mean(axis=0)
+    assert best["bias"] + centre @ best["weights"] == pytest.approx(bias + centre @ weights, rel=1e-6, abs=1e-7)
     assert best["loss"] == pytest.approx(np.mean((X @ weights + bias - y) ** 2), rel=1e-6, abs=1e-12)
 
 
 def test_no_rows_is_a_clear_error() -> None:
     with pytest.raises(RegressionError, match="no rows yet"):
         problem_from_moments(moments_empty(3), make_settings(3))
-    with pytest.raises(RegressionError, match="no rows yet"):
-        optimum_from_moments(moments_empty(3), 3)
 
 
 def test_overflowing_data_is_a_clear_error() -> None:
@@ -105,7 +103,8 @@ def test_auto_step_is_inside_the_stable_range_and_fixed_steps_are_checked() -> N
     X, y = random_rows(rng, 100, 3, 2, 5.0)
     for standardize in (True, False):
         for momentum in ("auto", 0.0, 0.5):
-            problem = problem_from_moments(moments_of(X, y), make_settings(3, standardize=standardize, momentum=momentum))
+            settings = make_settings(3, standardize=standardize, momentum=momentum)
+            problem = problem_from_moments(moments_of(X, y), settings)
             assert problem["diverges"] is None
             assert 0 < problem["learning_rate"] < problem["stable_limit"]
     problem = problem_from_moments(moments_of(X, y), make_settings(3, learning_rate=1e9))
