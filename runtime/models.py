@@ -85,6 +85,9 @@ class Memo(models.Model):
     key_digest = models.CharField(max_length=40)
     value = models.BinaryField()
     value_digest = models.CharField(max_length=32, help_text="BLAKE2b of the encoded value, for backdating.")
+    deps = models.BinaryField(
+        help_text="The dependency keys in read order, encoded: what the engine loads (the edges serve inspection)."
+    )
     preview = models.CharField(max_length=200, blank=True)
     changed_at = models.BigIntegerField()
     verified_at = models.BigIntegerField()

@@ -1,16 +1,21 @@
 """The database backend: memos, dependency edges, inputs and revisions in the ``runtime`` app's tables.
 
-A unit of work reads the namespace's revision ``R`` once, then loads rows by function in
-bulk (metadata only; values are read when the engine first touches them) and buffers every
-new or re-verified memo.  When the outermost unit of work ends it writes the buffer in one
-transaction under the namespace's row lock, with bulk statements.  Other processes may move
-the namespace on meanwhile; a read that shows a change after ``R`` raises ``StaleSnapshot``
-and the engine restarts the call at the newer revision, and a write never overwrites a memo
-that another process verified at a later revision.  So results are always consistent with
-one revision, and no memo is marked verified at a revision whose inputs it did not see.
+A unit of work reads the namespace's revision ``R`` and epoch once.  Rows are read by key at
+first and, from the second key of a function on (or when verification is about to walk a
+memo's dependencies), all of that function's rows at once; small values come with the rows,
+larger ones are read when first used.  What was read is kept across units of work until the
+revision or the epoch (bumped by anything that deletes memos) moves.  New and re-verified
+memos are buffered and written when the outermost unit of work ends, in one transaction
+under the namespace's row lock, with multi-row statements.
 
-Values are encoded by ``runtime.storage.codec`` (never pickled); a value it cannot encode
-is a ``TypeError`` naming the call and the type.
+Other processes may move the namespace on meanwhile: a read that shows a change after ``R``
+raises ``StaleSnapshot`` and the engine restarts the call at the newer revision; a write
+never overwrites a row that another process wrote, by the same code, at ``R`` or later; and
+a memo is marked verified only if its row still holds the value that was verified.  So every
+result is consistent with one revision, and no memo is verified at a revision it did not see.
+
+Values are encoded by ``runtime.storage.codec`` (never pickled); a value it cannot encode is
+a ``TypeError`` naming the call and the type.
 """
 from __future__ import annotations
 
@@ -20,13 +25,12 @@ import hashlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Hashable
 
+import msgpack
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Case, F, When
-from django.db.models.functions import Length
 from django.utils import timezone
 
 from ..keys import call_label
@@ -34,21 +38,22 @@ from ..registry import lookup
 from .base import InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
 from .codec import decode, encode, preview, register_codec
 
-__all__ = ["DatabaseStorage", "NamespaceDeleted", "register_codec", "key_digest", "args_text", "parse_args_text"]
+__all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
 
-#: Functions with more memo rows than this are read row by row instead of loaded whole.
+#: Functions with more rows than this are read row by row instead of loaded whole.
 PREFETCH_LIMIT = 5000
-#: A function's rows are read one by one for its first keys in a unit of work, and all at
-#: once (up to PREFETCH_LIMIT) from this many distinct keys on, or when verification
-#: is about to walk them.
+#: Rows of a function are read one key at a time until this many keys were asked for.
 BULK_AFTER_KEYS = 2
-#: Values up to this many bytes come with the rows that a bulk load reads; larger ones
-#: are read when first used.
+#: Values up to this many bytes come with the rows a load reads; larger ones on first use.
 INLINE_VALUE_BYTES = 8192
-#: Largest IN list or executemany batch sent in one statement.
-CHUNK = 5000
+#: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
+MAX_PARAMS = 30000
 _MISSING = object()
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+_MEMO, _EDGE, _INPUT, _NAMESPACE = "runtime_memo", "runtime_memodependency", "runtime_inputvalue", "runtime_namespace"
+_INLINE = f"CASE WHEN length(value) <= {INLINE_VALUE_BYTES} THEN value END"
+_MEMO_COLUMNS = f"id, key_digest, value_digest, changed_at, verified_at, code_version, duration, deps, {_INLINE}"
+_INPUT_COLUMNS = f"id, key_digest, changed_at, deleted, {_INLINE}"
 
 
 class NamespaceDeleted(Exception):
@@ -60,6 +65,7 @@ def args_text(key_args: tuple[Hashable, ...]) -> str:
     return repr(key_args)
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_args_text(text: str) -> tuple[Hashable, ...]:
     """Inverse of ``args_text``."""
     return ast.literal_eval(text)
@@ -76,35 +82,44 @@ def value_digest(blob: bytes) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def _inline_value() -> Case:
-    """The value column where it is small enough to read along with a bulk load, else NULL."""
-    return Case(When(value_size__lte=INLINE_VALUE_BYTES, then=F("value")), default=None)
+def pack_deps(deps: tuple[Key, ...]) -> bytes:
+    """Encode a dependency list; plain MessagePack (decoded in C) unless an argument needs the codec."""
+    try:
+        return b"m" + msgpack.packb(deps, use_bin_type=True)
+    except (OverflowError, TypeError):
+        return b"c" + encode(deps)
 
 
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+def unpack_deps(blob: bytes) -> tuple[Key, ...]:
+    """Inverse of ``pack_deps``: keys are tuples of tuples again."""
+    blob = bytes(blob)
+    if blob[:1] == b"m":
+        return msgpack.unpackb(blob[1:], use_list=False, raw=False)
+    return decode(blob[1:])
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class StoredMemo(Memo):
-    """A memo read from the table: its value is read and decoded on first use."""
+    """A memo read from the table: its value is decoded (or read) on first use."""
 
-    __slots__ = ("row_id", "digest", "_storage", "_loaded")
+    __slots__ = ("row_id", "digest", "_storage", "_blob", "_loaded")
 
-    def __init__(self, storage: DatabaseStorage, row_id: int, digest: str, changed_at: int, verified_at: int,
-                 deps: tuple[Key, ...], code: str, duration: float, blob: bytes | None) -> None:
-        super().__init__(None if blob is None else decode(blob), changed_at, verified_at, deps, code, duration)
-        self.row_id = row_id
-        self.digest = digest
-        self._storage = storage
-        self._loaded = blob is not None
+    def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...], verified_at: int) -> None:
+        row_id, _, digest, changed_at, _, code, duration, deps, blob = row
+        super().__init__(None, changed_at, verified_at, unpack_deps(deps), code, duration)
+        self.row_id, self.digest, self._storage, self._blob, self._loaded = row_id, digest, storage, blob, False
 
     @property  # type: ignore[override]
     def value(self) -> Any:
-        """The decoded value, read once from the table."""
+        """The decoded value."""
         if not self._loaded:
-            Memo.value.__set__(self, self._storage._read_memo_value(self))  # type: ignore[attr-defined]
-            self._loaded = True
+            blob = self._blob if self._blob is not None else self._storage._read_value(_MEMO, self)
+            Memo.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
+            self._blob, self._loaded = None, True
         return Memo.value.__get__(self)  # type: ignore[attr-defined]
 
     @value.setter
@@ -113,28 +128,39 @@ class StoredMemo(Memo):
 
 
 class StoredInput(InputRecord):
-    """An input row: its value is read and decoded on first use."""
+    """An input row: its value is decoded (or read) on first use."""
 
-    __slots__ = ("row_id", "_storage", "_loaded")
+    __slots__ = ("row_id", "_storage", "_blob", "_loaded")
 
-    def __init__(self, storage: DatabaseStorage, row_id: int, changed_at: int, deleted: bool,
-                 blob: bytes | None) -> None:
-        object.__setattr__(self, "row_id", row_id)
-        object.__setattr__(self, "_storage", storage)
-        object.__setattr__(self, "_loaded", deleted or blob is not None)
-        InputRecord.__init__(self, None if blob is None else decode(blob), changed_at, deleted)
+    def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...]) -> None:
+        row_id, _, changed_at, deleted, blob = row
+        for name, value in (("row_id", row_id), ("_storage", storage), ("_blob", blob), ("_loaded", bool(deleted))):
+            object.__setattr__(self, name, value)
+        InputRecord.__init__(self, None, changed_at, bool(deleted))
 
     @property  # type: ignore[override]
     def value(self) -> Any:
-        """The decoded value, read once from the table."""
+        """The decoded value."""
         if not self._loaded:
-            InputRecord.value.__set__(self, self._storage._read_input_value(self))  # type: ignore[attr-defined]
+            blob = self._blob if self._blob is not None else self._storage._read_value(_INPUT, self)
+            InputRecord.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
+            object.__setattr__(self, "_blob", None)
             object.__setattr__(self, "_loaded", True)
         return InputRecord.value.__get__(self)  # type: ignore[attr-defined]
 
     @value.setter
     def value(self, new: Any) -> None:
         InputRecord.value.__set__(self, new)  # type: ignore[attr-defined]
+
+
+class _Rows:
+    """What is known of one function's rows: loaded whole (``by_digest``) or read key by key."""
+
+    __slots__ = ("by_digest", "asked")
+
+    def __init__(self) -> None:
+        self.by_digest: dict[str, tuple[Any, ...]] | None = None
+        self.asked = 0
 
 
 class DatabaseStorage(Storage):
@@ -156,13 +182,11 @@ class DatabaseStorage(Storage):
     # -- unit of work -------------------------------------------------------------------
 
     def _reset_cache(self) -> None:
-        """Forget every row read; kept across units of work while (revision, epoch) stays the same."""
+        """Forget every row read."""
         self._memos: dict[Key, Memo | None] = {}
-        self._memo_rows: dict[str, dict[str, tuple[Any, ...]] | None] = {}
         self._inputs: dict[Key, InputRecord | None] = {}
-        self._input_rows: dict[str, dict[str, tuple[Any, ...]] | None] = {}
-        self._memo_misses: dict[str, int] = {}
-        self._input_misses: dict[str, int] = {}
+        self._memo_rows: dict[str, _Rows] = {}
+        self._input_rows: dict[str, _Rows] = {}
 
     def _reset_buffers(self) -> None:
         self._new: dict[Key, tuple[Memo, bytes, str]] = {}
@@ -171,7 +195,7 @@ class DatabaseStorage(Storage):
 
     @contextmanager
     def unit_of_work(self, write: bool = False) -> Iterator[None]:
-        """Load lazily, write at the end; a write unit of work holds the namespace lock."""
+        """Read lazily, write at the end; a write unit of work holds the namespace lock throughout."""
         if self._depth:
             if write and not self._write:
                 raise RuntimeError("inputs cannot change inside a read unit of work (rt.unit_of_work())")
@@ -199,36 +223,35 @@ class DatabaseStorage(Storage):
 
     def refresh(self) -> None:
         """Write the buffer (it is valid at the old revision) and start over at the newest one."""
-        write = self._write
-        if not write:
+        if not self._write:
             self._flush()
         self._reset_buffers()
         self._cached_at = None
-        self._begin(lock=write)
+        self._begin(lock=self._write)
+
+    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on this store's database; return its rows (if any)."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
     def _begin(self, lock: bool) -> None:
-        """Read the namespace's revision (creating the namespace on first use)."""
-        from ..models import Namespace
-
-        rows = Namespace.objects.using(self.using)
-        if lock:
-            rows = rows.select_for_update()
-        fields = ("id", "revision", "epoch", "deleted_at")
-        if self._namespace_id is None:
-            row = rows.filter(name=self.namespace).values_list(*fields).first()
-            if row is None:
-                row = self._create_namespace()
-        else:
-            row = rows.filter(id=self._namespace_id).values_list(*fields).first()
-            if row is None:
+        """Read the namespace's revision and epoch (creating the namespace on first use)."""
+        where, param = ("id = %s", self._namespace_id) if self._namespace_id else ("name = %s", self.namespace)
+        suffix = " FOR UPDATE" if lock and connections[self.using].features.has_select_for_update else ""
+        rows = self._sql(f"SELECT id, revision, epoch, deleted_at FROM {_NAMESPACE} WHERE {where}{suffix}", [param])
+        if not rows:
+            if self._namespace_id is not None:
                 self._namespace_id = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was removed")
-        if row[3] is not None:
+            rows = [self._create_namespace()]
+        namespace_id, revision, epoch, deleted_at = rows[0]
+        if deleted_at is not None:
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
-        self._namespace_id, self.revision = row[0], row[1]
-        if self._cached_at != (row[1], row[2]):
+        self._namespace_id, self.revision = namespace_id, revision
+        if self._cached_at != (revision, epoch):
             self._reset_cache()
-            self._cached_at = (row[1], row[2])
+            self._cached_at = (revision, epoch)
 
     def _create_namespace(self) -> tuple[int, int, int, None]:
         from ..models import Namespace
@@ -240,31 +263,45 @@ class DatabaseStorage(Storage):
             ns = Namespace.objects.using(self.using).get(name=self.namespace)
         return ns.id, ns.revision, ns.epoch, None
 
-    # -- memos --------------------------------------------------------------------------
+    # -- reading rows -------------------------------------------------------------------
 
-    def get_memo(self, key: Key) -> Memo | None:
-        """The memo of ``key`` as of ``revision`` (raises StaleSnapshot if it is newer)."""
-        memo = self._memos.get(key, _MISSING)
-        if memo is not _MISSING:
-            return memo  # type: ignore[return-value]
+    def _row(self, table: str, columns: str, known: dict[str, _Rows], key: Key) -> tuple[Any, ...] | None:
+        """The row of ``key`` in ``table``: from a whole-function load once that pays, else by key."""
         function, key_args = key
         digest = key_digest(function, key_args)
-        rows = self._memo_rows.get(function, _MISSING)
-        if rows is _MISSING and self._wants_bulk(self._memo_misses, function):
-            rows = self._load_memo_rows(function)
-        row = rows.get(digest) if isinstance(rows, dict) else self._load_memo_row(digest)
-        memo = None if row is None else self._memo_from_row(row)
-        self._memos[key] = memo
-        return memo
+        rows = known.setdefault(function, _Rows())
+        if rows.by_digest is None and rows.asked + 1 >= BULK_AFTER_KEYS:
+            self._load_function(table, columns, function, rows)
+        rows.asked += 1
+        if rows.by_digest is not None:
+            return rows.by_digest.get(digest)
+        found = self._sql(
+            f"SELECT {columns} FROM {table} WHERE namespace_id = %s AND key_digest = %s",
+            [self._namespace_id, digest],
+        )
+        return found[0] if found else None
 
-    @staticmethod
-    def _wants_bulk(misses: dict[str, int], function: str) -> bool:
-        """Count a key read of ``function``; true once enough distinct keys were read one by one."""
-        misses[function] = misses.get(function, 0) + 1
-        return misses[function] >= BULK_AFTER_KEYS
+    def _load_function(self, table: str, columns: str, function: str, rows: _Rows) -> None:
+        """Read every row of ``function`` unless there are more than PREFETCH_LIMIT."""
+        found = self._sql(
+            f"SELECT {columns} FROM {table} WHERE namespace_id = %s AND function = %s LIMIT {PREFETCH_LIMIT + 1}",
+            [self._namespace_id, function],
+        )
+        if len(found) <= PREFETCH_LIMIT:
+            rows.by_digest = {row[1]: row for row in found}
+        else:
+            rows.asked = -(10**9)  # too many: stay with reads by key
+
+    def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
+        """Read a large value, checking the row still holds what its metadata described."""
+        found = self._sql(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
+                          [record.row_id, record.changed_at])
+        if not found:  # rewritten or removed by another process since it was read
+            raise StaleSnapshot()
+        return found[0][0]
 
     def prefetch(self, key: Key) -> None:
-        """Before verifying ``key``: load whole every function that its memo read."""
+        """Before verifying ``key``: load whole every function its memo read."""
         memo = self._memos.get(key)
         if memo is None:
             return
@@ -272,89 +309,31 @@ class DatabaseStorage(Storage):
             declared = lookup(function)
             if declared is None:
                 continue
-            if declared.is_input:
-                if function not in self._input_rows:
-                    self._load_input_rows(function)
-            elif function not in self._memo_rows:
-                self._load_memo_rows(function)
+            table, columns, known = (
+                (_INPUT, _INPUT_COLUMNS, self._input_rows) if declared.is_input
+                else (_MEMO, _MEMO_COLUMNS, self._memo_rows)
+            )
+            rows = known.setdefault(function, _Rows())
+            if rows.by_digest is None and rows.asked >= 0:
+                self._load_function(table, columns, function, rows)
 
-    def _memo_from_row(self, row: tuple[Any, ...]) -> StoredMemo:
-        row_id, digest, changed_at, verified_at, code, duration, blob, deps = row
-        if changed_at > self.revision:
-            raise StaleSnapshot()
-        # A memo verified later than R but unchanged since before R is valid at R too.
-        verified = min(verified_at, self.revision)
-        return StoredMemo(self, row_id, digest, changed_at, verified, deps, code, duration, blob)
+    # -- memos --------------------------------------------------------------------------
 
-    def _load_memo_rows(self, function: str) -> dict[str, tuple[Any, ...]] | None:
-        """Load every memo row of ``function`` (metadata and edges), or None if there are too many."""
-        from ..models import Memo as MemoRow, MemoDependency
-
-        rows = list(
-            MemoRow.objects.using(self.using)
-            .filter(namespace_id=self._namespace_id, function=function)
-            .annotate(value_size=Length("value"), inline=_inline_value())
-            .values_list(
-                "id", "key_digest", "value_digest", "changed_at", "verified_at", "code_version", "duration", "inline"
-            )[: PREFETCH_LIMIT + 1]
-        )
-        if len(rows) > PREFETCH_LIMIT:
-            self._memo_rows[function] = None
-            return None
-        deps: dict[int, list[Key]] = {}
-        if rows:
-            # By memo id: filtering on the joined memo's function made the database scan every
-            # edge of the namespace, so one function's load grew with all the others' edges.
-            for chunk in _chunks([row[0] for row in rows]):
-                edges = (
-                    MemoDependency.objects.using(self.using)
-                    .filter(memo_id__in=chunk)
-                    .order_by("memo_id", "position")
-                    .values_list("memo_id", "function", "args_key")
-                )
-                for memo_id, dep_function, dep_args in edges:
-                    deps.setdefault(memo_id, []).append((dep_function, parse_args_text(dep_args)))
-        loaded = {
-            digest: (row_id, value_hash, changed, verified, code, duration, blob, tuple(deps.get(row_id, ())))
-            for row_id, digest, value_hash, changed, verified, code, duration, blob in rows
-        }
-        self._memo_rows[function] = loaded
-        return loaded
-
-    def _load_memo_row(self, digest: str) -> tuple[Any, ...] | None:
-        """Load one memo row and its edges (for functions too large to load whole)."""
-        from ..models import Memo as MemoRow, MemoDependency
-
-        row = (
-            MemoRow.objects.using(self.using)
-            .filter(namespace_id=self._namespace_id, key_digest=digest)
-            .annotate(value_size=Length("value"), inline=_inline_value())
-            .values_list("id", "value_digest", "changed_at", "verified_at", "code_version", "duration", "inline")
-            .first()
-        )
-        if row is None:
-            return None
-        edges = (
-            MemoDependency.objects.using(self.using)
-            .filter(memo_id=row[0])
-            .order_by("position")
-            .values_list("function", "args_key")
-        )
-        return (*row, tuple((f, parse_args_text(a)) for f, a in edges))
-
-    def _read_memo_value(self, memo: StoredMemo) -> Any:
-        """Read a memo's value, checking the row still holds the value the metadata described."""
-        from ..models import Memo as MemoRow
-
-        blob = (
-            MemoRow.objects.using(self.using)
-            .filter(id=memo.row_id, changed_at=memo.changed_at)
-            .values_list("value", flat=True)
-            .first()
-        )
-        if blob is None:  # rewritten or removed by another process since we read it
-            raise StaleSnapshot()
-        return decode(blob)
+    def get_memo(self, key: Key) -> Memo | None:
+        """The memo of ``key`` as of ``revision`` (raises StaleSnapshot if it is newer)."""
+        memo = self._memos.get(key, _MISSING)
+        if memo is not _MISSING:
+            return memo  # type: ignore[return-value]
+        row = self._row(_MEMO, _MEMO_COLUMNS, self._memo_rows, key)
+        memo = None
+        if row is not None:
+            changed_at, verified_at = row[3], row[4]
+            if changed_at > self.revision:
+                raise StaleSnapshot()
+            # A memo verified after R but unchanged since before R is valid at R too.
+            memo = StoredMemo(self, row, min(verified_at, self.revision))
+        self._memos[key] = memo
+        return memo
 
     def _encode(self, value: Any) -> bytes:
         """Encode a value once even when both ``same_value`` and ``put_memo`` need it."""
@@ -366,7 +345,7 @@ class DatabaseStorage(Storage):
         return blob
 
     def same_value(self, memo: Memo, value: Any) -> bool:
-        """Compare digests of the encodings when the old value has not been read."""
+        """Compare digests of the encodings when the old value has not been decoded."""
         if isinstance(memo, StoredMemo) and not memo._loaded:
             try:
                 return value_digest(self._encode(value)) == memo.digest
@@ -375,7 +354,7 @@ class DatabaseStorage(Storage):
         return super().same_value(memo, value)
 
     def put_memo(self, key: Key, memo: Memo) -> None:
-        """Encode now (so an unstorable value fails the call), write at the end of the unit of work."""
+        """Encode now (so an unstorable value fails the call); write when the unit of work ends."""
         try:
             blob = self._encode(memo.value)
         except TypeError as exc:
@@ -386,7 +365,7 @@ class DatabaseStorage(Storage):
         self._memos[key] = memo
 
     def mark_verified(self, key: Key, memo: Memo) -> None:
-        """Remember to raise the row's ``verified_at`` to ``revision`` when the unit of work ends."""
+        """Raise the memo to ``revision`` now; its row follows when the unit of work ends."""
         memo.verified_at = self.revision
         if isinstance(memo, StoredMemo):
             self._verified[key] = memo
@@ -398,64 +377,19 @@ class DatabaseStorage(Storage):
         record = self._inputs.get(key, _MISSING)
         if record is not _MISSING:
             return record  # type: ignore[return-value]
-        function, key_args = key
-        digest = key_digest(function, key_args)
-        rows = self._input_rows.get(function, _MISSING)
-        if rows is _MISSING and self._wants_bulk(self._input_misses, function):
-            rows = self._load_input_rows(function)
-        row = rows.get(digest) if isinstance(rows, dict) else self._load_input_row(digest)
+        row = self._row(_INPUT, _INPUT_COLUMNS, self._input_rows, key)
         record = None
         if row is not None:
-            row_id, changed_at, deleted, blob = row
-            if changed_at > self.revision:
+            if row[2] > self.revision:
                 raise StaleSnapshot()
-            record = StoredInput(self, row_id, changed_at, deleted, blob)
+            record = StoredInput(self, row)
         self._inputs[key] = record
         return record
 
-    def _load_input_rows(self, function: str) -> dict[str, tuple[Any, ...]] | None:
-        from ..models import InputValue
-
-        rows = list(
-            InputValue.objects.using(self.using)
-            .filter(namespace_id=self._namespace_id, function=function)
-            .annotate(value_size=Length("value"), inline=_inline_value())
-            .values_list("key_digest", "id", "changed_at", "deleted", "inline")[: PREFETCH_LIMIT + 1]
-        )
-        loaded = None if len(rows) > PREFETCH_LIMIT else {digest: rest for digest, *rest in rows}
-        self._input_rows[function] = loaded
-        return loaded
-
-    def _load_input_row(self, digest: str) -> tuple[Any, ...] | None:
-        from ..models import InputValue
-
-        return (
-            InputValue.objects.using(self.using)
-            .filter(namespace_id=self._namespace_id, key_digest=digest)
-            .annotate(value_size=Length("value"), inline=_inline_value())
-            .values_list("id", "changed_at", "deleted", "inline")
-            .first()
-        )
-
-    def _read_input_value(self, record: StoredInput) -> Any:
-        from ..models import InputValue
-
-        blob = (
-            InputValue.objects.using(self.using)
-            .filter(id=record.row_id, changed_at=record.changed_at)
-            .values_list("value", flat=True)
-            .first()
-        )
-        if blob is None:
-            raise StaleSnapshot()
-        return decode(blob)
-
     def new_revision(self, changed: Key) -> int:
         """Bump the namespace's revision (inside the write unit of work's transaction)."""
-        from ..models import Namespace
-
         self.revision += 1
-        Namespace.objects.using(self.using).filter(id=self._namespace_id).update(revision=self.revision)
+        self._sql(f"UPDATE {_NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._namespace_id])
         self._cached_at = None  # rows read at the old revision may not hold at the new one
         return self.revision
 
@@ -500,109 +434,95 @@ class DatabaseStorage(Storage):
         """Write new and re-verified memos in one transaction under the namespace lock."""
         if not self._new and not self._verified:
             return
-        from ..models import Namespace
-
         with transaction.atomic(using=self.using):
-            # The row lock serializes flushes, input changes and garbage collection.
-            namespace = (
-                Namespace.objects.using(self.using)
-                .select_for_update()
-                .filter(id=self._namespace_id)
-                .values_list("deleted_at", flat=True)
-            )
-            state = list(namespace)
-            if not state or state[0] is not None:
-                self._new.clear()
-                self._verified.clear()
+            suffix = " FOR UPDATE" if connections[self.using].features.has_select_for_update else ""
+            state = self._sql(f"SELECT deleted_at FROM {_NAMESPACE} WHERE id = %s{suffix}", [self._namespace_id])
+            if not state or state[0][0] is not None:
+                self._reset_buffers()
+                self._cached_at = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
             if self._new:
                 self._write_new()
             if self._verified:
                 self._write_verified()
-        self._new.clear()
-        self._verified.clear()
+        self._reset_buffers()
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = "") -> None:
+        """Insert ``rows`` with as few multi-row statements as the parameter limit allows."""
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for chunk in _chunks(rows, MAX_PARAMS // len(columns)):
+            self._sql(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}{suffix}",
+                [value for row in chunk for value in row],
+            )
 
     def _write_new(self) -> None:
         """Insert new memos, overwrite older rows of the same calls, and write their edges.
 
-        Rows another process wrote meanwhile, by the same code at this revision or later,
-        are left as they are (an equal result, or a newer one).
+        A row another process wrote meanwhile, by the same code, at this revision or later is
+        left as it is (an equal result, or a newer one).
         """
-        from ..models import Memo as MemoRow, MemoDependency
-
         revision, ns = self.revision, self._namespace_id
-        ops = connections[self.using].ops
-        now = ops.adapt_datetimefield_value(timezone.now())
+        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
         token = f"{_PROCESS}:{uuid.uuid4().hex[:12]}"
-        rows = {
-            key_digest(*key): (key, memo, blob, text, value_digest(blob))
-            for key, (memo, blob, text) in self._new.items()
-        }
-        table = MemoRow._meta.db_table
-        columns = (
-            "namespace_id, function, args_key, label, key_digest, value, value_digest, preview, "
-            "changed_at, verified_at, code_version, duration, written_at, written_by"
-        )
-        with connections[self.using].cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 14)}) "
-                "ON CONFLICT (namespace_id, key_digest) DO NOTHING",
-                [
-                    (ns, key[0], args_text(key[1]), call_label(key), digest, blob, vdigest, text,
-                     memo.changed_at, revision, memo.code, memo.duration, now, token)
-                    for digest, (key, memo, blob, text, vdigest) in rows.items()
-                ],
+        pending = {}
+        for key, (memo, blob, text) in self._new.items():
+            pending[key_digest(*key)] = (
+                ns, key[0], args_text(key[1]), call_label(key), key_digest(*key), blob, value_digest(blob), text,
+                pack_deps(memo.deps), memo.changed_at, revision, memo.code, memo.duration, now, token,
             )
+        columns = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest",
+                   "preview", "deps", "changed_at", "verified_at", "code_version", "duration", "written_at",
+                   "written_by")
+        self._insert(_MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
         written: dict[str, int] = {}
-        updates: list[tuple[Any, ...]] = []
-        for chunk in _chunks(list(rows)):
-            for row_id, digest, verified_at, code, writer in (
-                MemoRow.objects.using(self.using)
-                .filter(namespace_id=ns, key_digest__in=chunk)
-                .values_list("id", "key_digest", "verified_at", "code_version", "written_by")
+        updates = []
+        for chunk in _chunks(list(pending), 5000):
+            marks = ", ".join(["%s"] * len(chunk))
+            for row_id, digest, verified_at, code, writer in self._sql(
+                f"SELECT id, key_digest, verified_at, code_version, written_by FROM {_MEMO} "
+                f"WHERE namespace_id = %s AND key_digest IN ({marks})",
+                [ns, *chunk],
             ):
-                key, memo, blob, text, vdigest = rows[digest]
+                row = pending[digest]
                 if writer == token:
                     written[digest] = row_id
-                elif verified_at < revision or code != memo.code:
+                elif verified_at < revision or code != row[11]:
                     written[digest] = row_id
-                    updates.append((blob, vdigest, text, memo.changed_at, revision, memo.code, memo.duration,
-                                    now, token, row_id))
+                    updates.append((*row[5:9], row[9], revision, *row[11:], row_id))
         if updates:
             with connections[self.using].cursor() as cursor:
                 cursor.executemany(
-                    f"UPDATE {table} SET value = %s, value_digest = %s, preview = %s, changed_at = %s, "
+                    f"UPDATE {_MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
                     "verified_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
                     "WHERE id = %s",
                     updates,
                 )
-            for chunk in _chunks([update[-1] for update in updates]):
-                MemoDependency.objects.using(self.using).filter(memo_id__in=chunk).delete()
+            for chunk in _chunks([update[-1] for update in updates], 5000):
+                self._sql(f"DELETE FROM {_EDGE} WHERE memo_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
         edges = []
-        for digest, row_id in written.items():
-            for position, dep in enumerate(rows[digest][1].deps):
+        for key, (memo, _, _) in self._new.items():
+            row_id = written.get(key_digest(*key))
+            if row_id is None:
+                continue
+            for position, dep in enumerate(memo.deps):
                 dep_fn = lookup(dep[0])
                 kind = "input" if dep_fn is not None and dep_fn.is_input else "derived"
                 edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))
         if edges:
-            with connections[self.using].cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {MemoDependency._meta.db_table} "
-                    "(memo_id, namespace_id, position, kind, function, args_key, key_digest) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    edges,
-                )
+            columns = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest")
+            self._insert(_EDGE, columns, edges)
 
     def _write_verified(self) -> None:
-        from ..models import Memo as MemoRow
-
-        # Only rows still holding the value we verified (same id and changed_at) and not
-        # already verified later are raised: a row another process rewrote is left alone.
-        with connections[self.using].cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {MemoRow._meta.db_table} SET verified_at = %s "
-                "WHERE id = %s AND changed_at = %s AND verified_at < %s",
-                [(self.revision, m.row_id, m.changed_at, self.revision) for m in self._verified.values()],
+        """Raise ``verified_at`` of rows that still hold the verified value (same id and changed_at)."""
+        rows = [(memo.row_id, memo.changed_at) for memo in self._verified.values()]
+        for chunk in _chunks(rows, (MAX_PARAMS - 2) // 2):
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            self._sql(
+                f"UPDATE {_MEMO} SET verified_at = %s FROM "
+                f"(SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
+                f"WHERE {_MEMO}.id = v.id AND {_MEMO}.changed_at = v.changed_at AND {_MEMO}.verified_at < %s",
+                [self.revision, *(value for pair in chunk for value in pair), self.revision],
             )
 
     # -- inspection ---------------------------------------------------------------------

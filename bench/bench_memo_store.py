@@ -1,0 +1,155 @@
+"""Benchmark of the persistent memo store against the goals in the memo-store spec.
+
+    python bench/bench_memo_store.py [--repeat N] [--postgres URL | --no-postgres]
+
+Runs on a fresh SQLite file (WAL mode, as the default settings use) and, when reachable, on
+PostgreSQL (default postgres://postgres@127.0.0.1:5432/salsaweb_bench, created and dropped
+here), and prints one table measured in one run, best of N repeats:
+
+- queries to re-verify a chain of 1,000 memos that an input change did not reach (goal <= 10)
+  and to execute and write 1,000 new memos (goal <= 10), counted by Django;
+- warm re-verification of 1,000 memos, time vs the in-memory backend (goal on SQLite <= 5x);
+- cold execution of 1,000 cheap memos, time vs the in-memory backend (goal on SQLite <= 10x).
+
+Exits with status 1 if a goal is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHAIN = 1000
+_names = itertools.count()
+
+
+def _setup(postgres: str | None) -> list[str]:
+    """Configure Django on a temporary SQLite file (and PostgreSQL); return the aliases to bench."""
+    sqlite_path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
+    os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.base")
+    import django
+    from django.conf import settings
+
+    from salsaweb.env import database_config
+
+    aliases = ["default"]
+    if postgres:
+        import psycopg
+
+        name = postgres.rsplit("/", 1)[1]
+        try:
+            with psycopg.connect(postgres.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            settings.DATABASES["postgres"] = database_config(postgres, conn_max_age=0)
+            aliases.append("postgres")
+        except psycopg.Error as exc:
+            print(f"PostgreSQL not benchmarked: {exc}".strip())
+    django.setup()
+    from django.core.management import call_command
+
+    for alias in aliases:
+        call_command("migrate", database=alias, verbosity=0)
+    return aliases
+
+
+def _best(repeat: int, run: Callable[[], float]) -> float:
+    return min(run() for _ in range(repeat))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/salsaweb_bench")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    aliases = _setup(None if args.no_postgres else args.postgres)
+
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from runtime import Runtime, declare_input, derived
+    from runtime.storage import MemoryStorage
+    from runtime.storage.database import DatabaseStorage
+
+    @declare_input
+    def base(rt) -> float:
+        """The bottom of the chain."""
+
+    @declare_input
+    def elsewhere(rt) -> int:
+        """Read by nothing in the chain."""
+
+    @derived
+    def chain(rt, n: int) -> float:
+        return base(rt) if n == 0 else chain(rt, n - 1) + 1.0
+
+    def store(alias: str | None):
+        return MemoryStorage() if alias is None else DatabaseStorage(f"bench-{next(_names)}", using=alias)
+
+    def cold(alias: str | None) -> tuple[float, int]:
+        rt = Runtime(storage=store(alias))
+        base.set(rt, 1.0)
+        with CaptureQueriesContext(connections[alias or "default"]) as queries:
+            start = perf_counter()
+            chain(rt, CHAIN - 1)
+            elapsed = perf_counter() - start
+        assert rt.counters.executions == CHAIN
+        return elapsed, len(queries) if alias else 0
+
+    def warm(alias: str | None) -> tuple[float, int]:
+        storage = store(alias)
+        rt = Runtime(storage=storage)
+        base.set(rt, 1.0)
+        elsewhere.set(rt, 0)
+        chain(rt, CHAIN - 1)
+        elsewhere.set(rt, 1)
+        rt = Runtime(storage=storage if alias is None else DatabaseStorage(storage.namespace, using=alias))
+        with CaptureQueriesContext(connections[alias or "default"]) as queries:
+            start = perf_counter()
+            chain(rt, CHAIN - 1)
+            elapsed = perf_counter() - start
+        assert rt.counters.executions == 0 and rt.counters.verifications == CHAIN
+        return elapsed, len(queries) if alias else 0
+
+    def measure(fn, alias):
+        best = min((fn(alias) for _ in range(args.repeat)), key=lambda r: r[0])
+        return best
+
+    mem_cold, _ = measure(cold, None)
+    mem_warm, _ = measure(warm, None)
+    print(f"{'backend':<12}{'case':<34}{'ms':>9}{'vs memory':>11}{'queries':>9}{'goal':>22}")
+    print(f"{'memory':<12}{'cold: execute 1,000 memos':<34}{mem_cold * 1e3:>9.2f}{'1.0x':>11}{'-':>9}")
+    print(f"{'memory':<12}{'warm: re-verify 1,000 memos':<34}{mem_warm * 1e3:>9.2f}{'1.0x':>11}{'-':>9}")
+    failed = []
+    for alias in aliases:
+        vendor = connections[alias].vendor
+        c, cq = measure(cold, alias)
+        w, wq = measure(warm, alias)
+        rows = [
+            ("cold: execute 1,000 memos", c, c / mem_cold, cq, 10.0 if vendor == "sqlite" else None),
+            ("warm: re-verify 1,000 memos", w, w / mem_warm, wq, 5.0 if vendor == "sqlite" else None),
+        ]
+        for case, t, ratio, q, goal in rows:
+            ok = q <= 10 and (goal is None or ratio <= goal)
+            goal_text = f"<=10 queries" + (f", <={goal:g}x" if goal else "")
+            print(f"{vendor:<12}{case:<34}{t * 1e3:>9.2f}{ratio:>10.1f}x{q:>9}{goal_text:>22}{'' if ok else '  MISSED'}")
+            if not ok:
+                failed.append(f"{vendor} {case}")
+    if "postgres" in aliases:
+        connections["postgres"].close()
+    if failed:
+        print("missed:", ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
