@@ -164,8 +164,11 @@ def main() -> None:
     timer.wrap(services, "parse_batch", "parse")
     timer.wrap(regression_inputs.batch, "set", "input writes")
     timer.wrap(regression_inputs.batch_count, "set", "input writes")
+    from django.contrib.auth import get_user_model
+
+    owner, _ = get_user_model().objects.get_or_create(username="bench")
     dataset = services.dataset_create(
-        name=f"bench-{int(time.time())}", features=data.names, target="y", modes=modes,
+        owner=owner, name=f"bench-{int(time.time())}", features=data.names, target="y", modes=modes,
         max_iterations=args.max_iterations,
     )
     results: dict[str, dict[int, dict[str, float]]] = {m: {} for m in modes}

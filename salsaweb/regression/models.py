@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 MODE_CHOICES = [
@@ -31,9 +32,15 @@ def new_namespace() -> str:
 
 
 class Dataset(models.Model):
-    """Named feature columns, a target column, and how to train on them."""
+    """Named feature columns, a target column, and how to train on them; owned by one user."""
 
-    name = models.CharField(max_length=200, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="datasets",
+        help_text="Who sees and changes it (staff see all). Delete a user's datasets before the user.",
+    )
+    name = models.CharField(max_length=200, help_text="Unique among its owner's datasets.")
     namespace = models.CharField(max_length=64, unique=True, default=new_namespace, editable=False)
     features = models.JSONField(help_text="Feature column names, in model order.")
     target = models.CharField(max_length=200)
@@ -57,6 +64,7 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="regression_dataset_unique_owner_name")]
 
     def __str__(self) -> str:
         return self.name

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
 from .descent import RegressionError
@@ -23,9 +24,9 @@ def dataset_list() -> QuerySet[Dataset]:
     return Dataset.objects.order_by("name")
 
 
-def dataset_get(*, name: str) -> Dataset:
-    """The dataset called ``name`` (Dataset.DoesNotExist if there is none)."""
-    return Dataset.objects.get(name=name)
+def dataset_get(*, owner: AbstractBaseUser, name: str) -> Dataset:
+    """``owner``'s dataset called ``name`` (Dataset.DoesNotExist if there is none)."""
+    return Dataset.objects.get(owner=owner, name=name)
 
 
 def dataset_revision(*, dataset: Dataset) -> int:

@@ -13,6 +13,7 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -113,6 +114,7 @@ def _push_settings(dataset: Dataset) -> None:
 
 def dataset_create(
     *,
+    owner: AbstractBaseUser,
     name: str,
     features: list[str],
     target: str,
@@ -125,8 +127,9 @@ def dataset_create(
     warm_start: bool = False,
     modes: list[str] | None = None,
 ) -> Dataset:
-    """Create a dataset with no batches yet; raises ValidationError naming each bad field."""
+    """Create ``owner``'s dataset with no batches yet; raises ValidationError naming each bad field."""
     dataset = Dataset(
+        owner=owner,
         name=name,
         features=list(features) if isinstance(features, (list, tuple)) else features,
         target=target,
@@ -142,8 +145,8 @@ def dataset_create(
     errors = _settings_errors(dataset)
     if not name or name != name.strip():
         errors["name"] = "give a name without outer spaces"
-    elif Dataset.objects.filter(name=name).exists():
-        errors["name"] = f"a dataset named {name!r} already exists"
+    elif Dataset.objects.filter(owner=owner, name=name).exists():
+        errors["name"] = f"you already have a dataset named {name!r}"
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

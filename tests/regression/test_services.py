@@ -35,8 +35,14 @@ def data():
 
 
 @pytest.fixture
-def dataset() -> Dataset:
-    return services.dataset_create(name="houses", features=FEATURES, target="y")
+def owner(django_user_model):
+    """The user who owns the test datasets."""
+    return django_user_model.objects.create_user(username="owner", password="pw")
+
+
+@pytest.fixture
+def dataset(owner) -> Dataset:
+    return services.dataset_create(owner=owner, name="houses", features=FEATURES, target="y")
 
 
 def test_new_dataset_defaults(dataset) -> None:
@@ -70,17 +76,19 @@ def test_new_dataset_defaults(dataset) -> None:
         ({"name": " spaced "}, "name"),
     ],
 )
-def test_dataset_create_rejects_bad_settings_by_field(fields, bad) -> None:
-    arguments = {"name": "d", "features": ["a", "b"], "target": "y", **fields}
+def test_dataset_create_rejects_bad_settings_by_field(owner, fields, bad) -> None:
+    arguments = {"owner": owner, "name": "d", "features": ["a", "b"], "target": "y", **fields}
     with pytest.raises(ValidationError) as caught:
         services.dataset_create(**arguments)
     assert bad in caught.value.message_dict
     assert not Dataset.objects.exists()
 
 
-def test_duplicate_dataset_name_is_rejected(dataset) -> None:
-    with pytest.raises(ValidationError, match="already exists"):
-        services.dataset_create(name="houses", features=["a"], target="y")
+def test_duplicate_dataset_name_is_rejected_per_owner(dataset, owner, django_user_model) -> None:
+    with pytest.raises(ValidationError, match="already have a dataset named 'houses'"):
+        services.dataset_create(owner=owner, name="houses", features=["a"], target="y")
+    other = django_user_model.objects.create_user(username="other", password="pw")
+    assert services.dataset_create(owner=other, name="houses", features=["a"], target="y").owner == other
 
 
 def test_accepted_batch_is_numbered_and_stored_as_one_input(dataset, data) -> None:
@@ -173,8 +181,8 @@ def test_prediction_uses_the_read_out(dataset, data) -> None:
         selectors.model_predict(dataset=dataset, mode="naive", rows=rows)
 
 
-def test_delta_records_its_gradient_error(data) -> None:
-    dataset = services.dataset_create(name="d", features=FEATURES, target="y", modes=["delta"])
+def test_delta_records_its_gradient_error(owner, data) -> None:
+    dataset = services.dataset_create(owner=owner, name="d", features=FEATURES, target="y", modes=["delta"])
     for X, y in data[:2]:
         services.batch_create(dataset=dataset, content=to_csv(X, y))
         services.dataset_train(dataset=dataset)
@@ -184,8 +192,8 @@ def test_delta_records_its_gradient_error(data) -> None:
     assert selectors.run_list(dataset=dataset)[1]["gradient_error"] == second.gradient_error
 
 
-def test_divergent_learning_rate_is_recorded_not_raised(data) -> None:
-    dataset = services.dataset_create(name="d", features=FEATURES, target="y", learning_rate=50.0)
+def test_divergent_learning_rate_is_recorded_not_raised(owner, data) -> None:
+    dataset = services.dataset_create(owner=owner, name="d", features=FEATURES, target="y", learning_rate=50.0)
     services.batch_create(dataset=dataset, content=to_csv(*data[0]))
     run = services.model_train(dataset=dataset, mode="naive")
     assert run.diverged and not run.converged and "diverges" in run.message

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 
 from salsaweb.regression import selectors, services
@@ -28,6 +30,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         """Options: dataset name, sizes, seed, modes and training settings."""
         parser.add_argument("--name", default="regression-demo", help="dataset name (replaced if it exists)")
+        parser.add_argument(
+            "--owner", default="demo", help="username of the dataset's owner (created, without a password, if new)"
+        )
         parser.add_argument("--batches", type=int, default=10)
         parser.add_argument("--rows", type=int, default=100, help="rows per batch")
         parser.add_argument("--seed", type=int, default=0)
@@ -39,12 +44,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the demonstration and print its table and predictions."""
-        existing = Dataset.objects.filter(name=options["name"]).first()
+        owner, _ = get_user_model().objects.get_or_create(
+            username=options["owner"], defaults={"password": make_password(None)}
+        )
+        existing = Dataset.objects.filter(owner=owner, name=options["name"]).first()
         if existing is not None:
             services.dataset_delete(dataset=existing)
             self.stdout.write(f"replaced the existing dataset {options['name']!r}")
         modes = [m.strip() for m in options["modes"].split(",") if m.strip()]
         dataset = services.dataset_create(
+            owner=owner,
             name=options["name"],
             features=["x"],
             target="y",
