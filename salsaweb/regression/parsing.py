@@ -1,8 +1,9 @@
 """CSV batches: turn uploaded text into a feature matrix and target vector, or say exactly what is wrong.
 
 A batch is UTF-8 text (a byte-order mark is allowed) whose first line names the columns:
-every feature of the dataset and its target, in any order, and nothing else.  Each
-further non-blank line is one row of finite decimal numbers.  The fast path hands the
+every feature of the dataset and its target, in any order; other columns are ignored (their
+cells are not read, though every row must have as many cells as the header).  Each further
+non-blank line is one row, and its cells in the dataset's columns are finite decimal numbers.  The fast path hands the
 body to numpy's C reader; when that fails, or a value is not finite, a careful pass
 finds the first offending cell and reports it by file, row, line and column.
 """
@@ -53,7 +54,11 @@ def _decode(content: str | bytes, source: str) -> str:
 
 
 def _header(text: str, source: str, features: Sequence[str], target: str) -> tuple[list[str], str]:
-    """Check the header line; return the column names in file order and the body after it."""
+    """Check the header line; return the column names in file order and the body after it.
+
+    Columns the dataset does not have are ignored, but named when a needed one is missing
+    (a misspelt name is the usual reason).
+    """
     first, _, body = text.partition("\n")
     if not first.strip():
         expected = ", ".join([*features, target])
@@ -70,18 +75,16 @@ def _header(text: str, source: str, features: Sequence[str], target: str) -> tup
     wanted = [*features, target]
     missing = [name for name in wanted if name not in seen]
     unknown = [name for name in names if name not in wanted]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(map(repr, missing)))
+    if missing:
+        parts = ["missing column(s) " + ", ".join(map(repr, missing))]
         if unknown:
             parts.append("unknown column(s) " + ", ".join(map(repr, unknown)))
-        raise CsvError(source, "; ".join(parts) + f" (expected exactly {', '.join(map(repr, wanted))})", line=1)
+        raise CsvError(source, "; ".join(parts) + f" (expected {', '.join(map(repr, wanted))})", line=1)
     return names, body
 
 
-def _first_bad_cell(body: str, source: str, names: list[str]) -> CsvError | None:
-    """Walk the body cell by cell and describe the first row or value that is not acceptable."""
+def _first_bad_cell(body: str, source: str, names: list[str], used: set[str]) -> CsvError | None:
+    """Walk the body cell by cell and describe the first ragged row or bad value in a ``used`` column."""
     width = len(names)
     for offset, raw in enumerate(body.split("\n")):
         line = offset + 2
@@ -92,6 +95,8 @@ def _first_bad_cell(body: str, source: str, names: list[str]) -> CsvError | None
         if len(cells) != width:
             return CsvError(source, f"has {len(cells)} values, the header has {width} columns", line=line)
         for name, cell in zip(names, cells):
+            if name not in used:
+                continue
             text = cell.strip()
             if not text:
                 return CsvError(source, "empty value", line=line, column=name)
@@ -102,13 +107,14 @@ def _first_bad_cell(body: str, source: str, names: list[str]) -> CsvError | None
     return None
 
 
-def _nonfinite_cell(data: np.ndarray, body: str, source: str, names: list[str]) -> CsvError:
-    """Name the first NaN or infinite value the fast reader accepted."""
+def _nonfinite_cell(data: np.ndarray, body: str, source: str, names: list[str], positions: list[int]) -> CsvError:
+    """Name the first NaN or infinite value the fast reader accepted (``data`` holds the ``positions`` columns)."""
     bad_row, bad_col = (int(i) for i in np.argwhere(~np.isfinite(data))[0])
     numbered = [(offset + 2, raw) for offset, raw in enumerate(body.split("\n")) if raw.strip()]
     line, raw = numbered[bad_row]
-    value = raw.rstrip("\r").split(",")[bad_col].strip()
-    return CsvError(source, f"{value[:40]!r} is not a finite number", line=line, column=names[bad_col])
+    position = positions[bad_col]
+    value = raw.rstrip("\r").split(",")[position].strip()
+    return CsvError(source, f"{value[:40]!r} is not a finite number", line=line, column=names[position])
 
 
 def parse_batch(
@@ -119,18 +125,23 @@ def parse_batch(
     names, body = _header(text, source, features, target)
     if not body.strip():
         raise CsvError(source, "no data rows after the header")
+    wanted = {*features, target}
+    positions = [i for i, name in enumerate(names) if name in wanted]
     try:
-        data = np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+        data = np.loadtxt(
+            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None, usecols=positions
+        )
     except ValueError:
         data = None
-    if data is None or data.shape[1] != len(names):
-        problem = _first_bad_cell(body, source, names)
+    # The reader skips cells past the used columns, so count commas for rows of the wrong width.
+    if data is None or body.count(",") != data.shape[0] * (len(names) - 1):
+        problem = _first_bad_cell(body, source, names, wanted)
         if problem is None:  # the careful pass accepts what the C reader refused: trust neither
             raise CsvError(source, "could not be read as comma-separated numbers")
         raise problem
     if not np.isfinite(data).all():
-        raise _nonfinite_cell(data, body, source, names)
-    index = {name: i for i, name in enumerate(names)}
+        raise _nonfinite_cell(data, body, source, names, positions)
+    index = {names[position]: i for i, position in enumerate(positions)}
     X = np.ascontiguousarray(data[:, [index[name] for name in features]])
     y = np.ascontiguousarray(data[:, index[target]])
     return X, y

@@ -35,6 +35,12 @@ def test_common_variations_are_accepted(content) -> None:
     np.testing.assert_array_equal(y, [3])
 
 
+def test_other_columns_are_ignored_unread() -> None:
+    X, y = parse("city,b,note,y,a\nOslo,2,n/a,3,1\nRome,5,,6,4\n")
+    np.testing.assert_array_equal(X, [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(y, [3, 6])
+
+
 def test_one_row_is_a_batch() -> None:
     X, y = parse("a,b,y\n1,2,3\n")
     assert X.shape == (1, 2) and y.shape == (1,)
@@ -54,8 +60,11 @@ def test_exact_values_round_trip() -> None:
         ("\n1,2,3\n", "upload.csv, header: the first line is blank: it must be a header line naming"),
         ("a,b,y\n", "upload.csv: no data rows after the header"),
         ("a,b,y\n\n  \n", "upload.csv: no data rows after the header"),
-        ("a,y\n1,2\n", "upload.csv, header: missing column(s) 'b' (expected exactly 'a', 'b', 'y')"),
-        ("a,b,c,y\n1,2,3,4\n", "upload.csv, header: unknown column(s) 'c'"),
+        ("a,y\n1,2\n", "upload.csv, header: missing column(s) 'b' (expected 'a', 'b', 'y')"),
+        ("A,b,y\n1,2,3\n", "upload.csv, header: missing column(s) 'a'; unknown column(s) 'A'"),
+        ("a,b,c,y\n1,2,3,4\n5,6,7\n", "upload.csv, row 2 (line 3): has 3 values, the header has 4 columns"),
+        ("a,b,c,y\n1,2,3,4\n5,6,7,8,9\n", "upload.csv, row 2 (line 3): has 5 values, the header has 4 columns"),
+        ("id,a,b,y\n1,2,3,nan\n", "upload.csv, row 1 (line 2), column 'y': 'nan' is not a finite number"),
         ("a,b\n1,2\n", "missing column(s) 'y'"),
         ("a,a,b,y\n1,1,2,3\n", "upload.csv, header: column 'a' appears twice"),
         ("a,,b,y\n1,1,2,3\n", "upload.csv, header: a column has an empty name"),
