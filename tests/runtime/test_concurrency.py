@@ -214,3 +214,16 @@ def test_concurrent_readers_and_writer_always_see_one_revision(rt):
         assert gap in (0, 1)
     assert pair(rt) == (writes, -writes)
     assert pair_gap(rt) == 0
+
+
+def test_unit_of_work_block_holds_off_writers_from_other_threads(rt):
+    x.set(rt, 1)
+    with rt.unit_of_work():
+        assert doubled(rt) == 2
+        writer = Worker(lambda: x.set(rt, 5))
+        writer.start()
+        writer.join(0.3)
+        assert writer.is_alive(), "the write did not wait for the unit of work"
+        assert doubled(rt) == 2
+    assert writer.outcome() is True
+    assert doubled(rt) == 10
