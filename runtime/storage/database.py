@@ -92,10 +92,12 @@ def pack_deps(deps: tuple[Key, ...]) -> bytes:
 
 def unpack_deps(blob: bytes) -> tuple[Key, ...]:
     """Inverse of ``pack_deps``: keys are tuples of tuples again."""
-    blob = bytes(blob)
-    if blob[:1] == b"m":
-        return msgpack.unpackb(blob[1:], use_list=False, raw=False)
-    return decode(blob[1:])
+    if blob[0] == 0x6D:  # b"m"
+        return _unpack_plain(memoryview(blob)[1:])
+    return decode(bytes(blob[1:]))
+
+
+_unpack_plain = functools.partial(msgpack.unpackb, use_list=False, raw=False)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -109,9 +111,9 @@ class StoredMemo(Memo):
     __slots__ = ("row_id", "digest", "_storage", "_blob", "_loaded")
 
     def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...], verified_at: int) -> None:
-        row_id, _, digest, changed_at, _, code, duration, deps, blob = row
-        super().__init__(None, changed_at, verified_at, unpack_deps(deps), code, duration)
-        self.row_id, self.digest, self._storage, self._blob, self._loaded = row_id, digest, storage, blob, False
+        # Slots are set directly (not through Memo.__init__): thousands are made per load.
+        self.row_id, _, self.digest, self.changed_at, _, self.code, self.duration, deps, self._blob = row
+        self.verified_at, self.deps, self._storage, self._loaded = verified_at, unpack_deps(deps), storage, False
 
     @property  # type: ignore[override]
     def value(self) -> Any:
@@ -229,6 +231,11 @@ class DatabaseStorage(Storage):
         self._cached_at = None
         self._begin(lock=self._write)
 
+    def checkpoint(self) -> None:
+        """Write the buffered memos now (as the end of the unit of work would), keeping the snapshot."""
+        if self._depth and not self._write:
+            self._flush()
+
     def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on this store's database; return its rows (if any)."""
         with connections[self.using].cursor() as cursor:
@@ -324,7 +331,11 @@ class DatabaseStorage(Storage):
         memo = self._memos.get(key, _MISSING)
         if memo is not _MISSING:
             return memo  # type: ignore[return-value]
-        row = self._row(_MEMO, _MEMO_COLUMNS, self._memo_rows, key)
+        rows = self._memo_rows.get(key[0])
+        if rows is not None and rows.by_digest is not None:  # the common case, kept short
+            row = rows.by_digest.get(key_digest(*key))
+        else:
+            row = self._row(_MEMO, _MEMO_COLUMNS, self._memo_rows, key)
         memo = None
         if row is not None:
             changed_at, verified_at = row[3], row[4]
