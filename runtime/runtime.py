@@ -70,6 +70,15 @@ class Runtime:
         with self._lock, self.storage.unit_of_work():
             yield
 
+    def checkpoint(self) -> None:
+        """Inside a unit of work, between top-level calls: store the memos computed so far.
+
+        A long unit of work (a training loop, say) calls this now and then so that a crash
+        loses only what was computed since; the calls after it still see the same revision.
+        """
+        with self._lock:
+            self.storage.checkpoint()
+
     def reset_counters(self) -> dict[str, int]:
         """Zero the counters and return their values before the reset."""
         before = self.counters.snapshot()

@@ -116,6 +116,9 @@ class Storage(ABC):
     def refresh(self) -> None:
         """Between top-level calls: write what is buffered and move to the newest revision."""
 
+    def checkpoint(self) -> None:
+        """Between top-level calls: write what is buffered now and stay at the same revision."""
+
     def prefetch(self, key: Key) -> None:
         """Hint: the engine is about to verify ``key`` and everything it depends on."""
 

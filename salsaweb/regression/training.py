@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -179,7 +180,7 @@ FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction]] = {
 
 
 def _descend_until_done(
-    rt: Runtime, mode: str, settings: dict[str, Any], progress: Progress | None
+    rt: Runtime, mode: str, settings: dict[str, Any], progress: Progress | None, checkpoint_seconds: float | None
 ) -> dict[str, Any]:
     """Bump the iteration until the update is below tolerance, the limit is hit, or the loss overflows."""
     problem_fn, step_fn = FUNCTIONS[mode]
@@ -191,6 +192,7 @@ def _descend_until_done(
     message = problem["diverges"]
     point = step_fn(rt, 0)
     theta = point["theta"]
+    stored = perf_counter()
     while True:
         if not (math.isfinite(point["loss"]) and np.isfinite(point["gradient"]).all()):
             message = (
@@ -207,6 +209,9 @@ def _descend_until_done(
             progress(iterations, point["loss"])
         if message is not None or converged or iterations == limit:
             break
+        if checkpoint_seconds is not None and perf_counter() - stored >= checkpoint_seconds:
+            rt.checkpoint()
+            stored = perf_counter()
         point = step_fn(rt, iterations + 1)
         update = float(np.linalg.norm(point["theta"] - theta))
         converged = update <= tolerance * max(float(np.linalg.norm(point["theta"])), problem["target_scale"])
@@ -233,11 +238,16 @@ def _descend_until_done(
     }
 
 
-def train(rt: Runtime, mode: str, progress: Progress | None = None) -> dict[str, Any]:
+def train(
+    rt: Runtime, mode: str, progress: Progress | None = None, checkpoint_seconds: float | None = None
+) -> dict[str, Any]:
     """Bring ``mode``'s model up to date with every batch so far and describe it (a plain dict).
 
     The whole loop is one unit of work (one load and one bulk write for a persistent store).
-    If another process adds data meanwhile, the loop starts over at the newer revision.
+    With ``checkpoint_seconds`` the iterations computed so far are also stored whenever that
+    long has passed since the last store, so a crash loses at most that much work: a rerun
+    finds the stored iterations and computes only the rest.  If another process adds data
+    meanwhile, the loop starts over at the newer revision.
     """
     if mode not in FUNCTIONS:
         raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -247,7 +257,7 @@ def train(rt: Runtime, mode: str, progress: Progress | None = None) -> dict[str,
             settings = training_settings(rt)
             if batch_count(rt) == 0:
                 raise RegressionError("no rows yet: add a batch before training")
-            result = _descend_until_done(rt, mode, settings, progress)
+            result = _descend_until_done(rt, mode, settings, progress, checkpoint_seconds)
             if rt.storage.revision == start:
                 return result
     return result
