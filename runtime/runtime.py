@@ -1,15 +1,17 @@
 """The Runtime: one store, its lock, per-thread call stacks, counters and listeners.
 
 Threads: a runtime may be shared.  Memo hits are served without locking; anything that
-executes or verifies, and every input change, holds the runtime's lock, so a computation
-always sees one revision and an input change made by another thread waits for the
-computation in progress to finish.  Changing an input from inside a derived function of
-the same runtime raises ``InputWriteError``.
+executes or verifies, and every input change, holds the lock of the runtime's store
+object (shared by every Runtime on that object, since the revision lives in the store),
+so a computation always sees one revision and an input change made by another thread
+waits for the computation in progress to finish.  Changing an input from inside a
+derived function of the same runtime raises ``InputWriteError``.
 """
 from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -35,6 +37,19 @@ class _ThreadState(threading.local):
         self.failed: dict[Key, Exception] = {}
 
 
+_STORE_LOCKS: weakref.WeakKeyDictionary[Storage, threading.RLock] = weakref.WeakKeyDictionary()
+_STORE_LOCKS_GUARD = threading.Lock()
+
+
+def _store_lock(storage: Storage) -> threading.RLock:
+    """The lock of one store object, the same for every Runtime made on it."""
+    with _STORE_LOCKS_GUARD:
+        lock = _STORE_LOCKS.get(storage)
+        if lock is None:
+            lock = _STORE_LOCKS[storage] = threading.RLock()
+        return lock
+
+
 def _default_max_depth() -> int:
     """How many nested executions fit comfortably in the interpreter's recursion limit."""
     return max(20, (sys.getrecursionlimit() - 250) // 6)
@@ -48,7 +63,7 @@ class Runtime:
         self.max_depth = max_depth if max_depth is not None else _default_max_depth()
         self.counters = Counters()
         self._listeners: list[Listener] = []
-        self._lock = threading.RLock()
+        self._lock = _store_lock(self.storage)
         self._tls = _ThreadState()
 
     @property

@@ -180,17 +180,17 @@ def test_same_call_from_two_threads_executes_once(rt):
     assert RUNS == ["slow_square"]
 
 
-def test_concurrent_readers_and_writer_always_see_one_revision(rt):
-    left.set(rt, 0)
-    right.set(rt, 0)
-    writes = 100
+def race(reader_rt: Runtime, writer_rt: Runtime, writes: int = 100) -> list[tuple[tuple[int, int], int]]:
+    """Four threads read ``pair`` and ``pair_gap`` through one runtime while another thread writes through the other."""
+    left.set(writer_rt, 0)
+    right.set(writer_rt, 0)
     done = threading.Event()
 
     def write() -> None:
         try:
             for k in range(1, writes + 1):
-                left.set(rt, k)
-                right.set(rt, -k)
+                left.set(writer_rt, k)
+                right.set(writer_rt, -k)
                 time.sleep(0.0005)
         finally:
             done.set()
@@ -198,7 +198,7 @@ def test_concurrent_readers_and_writer_always_see_one_revision(rt):
     def read() -> list[tuple[tuple[int, int], int]]:
         seen = []
         while not done.is_set():
-            seen.append((pair(rt), pair_gap(rt)))
+            seen.append((pair(reader_rt), pair_gap(reader_rt)))
             time.sleep(0.0002)
         return seen
 
@@ -208,12 +208,25 @@ def test_concurrent_readers_and_writer_always_see_one_revision(rt):
         thread.start()
     writer.outcome()
     observations = [seen for reader in readers for seen in reader.outcome()]
+    assert pair(reader_rt) == (writes, -writes)
+    assert pair_gap(reader_rt) == 0
+    return observations
+
+
+def assert_one_revision_each(observations: list[tuple[tuple[int, int], int]]) -> None:
+    """Every pair read is (k, -k) or (k, -(k - 1)): the state after some single input change."""
     assert observations
     for (first, second), gap in observations:
         assert second in (-first, -(first - 1)), f"torn pair {(first, second)}"
         assert gap in (0, 1)
-    assert pair(rt) == (writes, -writes)
-    assert pair_gap(rt) == 0
+
+
+def test_concurrent_readers_and_writer_always_see_one_revision(rt):
+    assert_one_revision_each(race(rt, rt))
+
+
+def test_two_runtimes_on_one_store_see_one_revision(rt, make_runtime):
+    assert_one_revision_each(race(rt, make_runtime(rt.storage)))
 
 
 def test_unit_of_work_block_holds_off_writers_from_other_threads(rt):
