@@ -73,7 +73,7 @@ def test_memo_hit_does_not_execute(rt):
     assert rt.counters.hits == 1
 
 
-def test_memo_hit_at_current_revision_reads_no_input(rt):
+def test_repeated_memo_hits_count_only_as_hits(rt):
     sample.set(rt, 1, (3.0,))
     double(rt, 1)
     rt.reset_counters()
