@@ -43,6 +43,12 @@ def env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def env_float(name: str, default: float) -> float:
+    """Parse a number variable, or return ``default`` when it is unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """Parse a comma-separated variable into a list of non-empty, stripped items."""
     raw = os.environ.get(name)

@@ -97,6 +97,12 @@ class BatchRun(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="runs")
     mode = models.CharField(max_length=20, choices=MODE_CHOICES)
+    first_batch = models.PositiveIntegerField(
+        default=1, help_text="This update took in batches first_batch..batch.number (more than one when folded)."
+    )
+    attempts = models.PositiveIntegerField(
+        default=1, help_text="Workers that started this update (over 1: earlier ones crashed or failed)."
+    )
     rows_batch = models.PositiveIntegerField()
     rows_total = models.PositiveIntegerField()
     wall_ms = models.FloatField(help_text="Wall time of the update: engine, store and numpy.")
@@ -124,3 +130,50 @@ class BatchRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} {self.mode}"
+
+
+class TrainingState(models.Model):
+    """Where background training of one (dataset, mode) stands: the queue's truth, and its lock.
+
+    ``requested`` is the batch count the model must reach, ``covered`` the batch count of its
+    last record.  A worker trains only while it holds the lease (``lease_owner`` until
+    ``lease_expires``, renewed as it makes progress), so one worker at a time trains a
+    (dataset, mode), and a dead worker's lease runs out and its work is queued again.
+    """
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUS_CHOICES = [
+        (QUEUED, "queued: a task is on its way to a worker"),
+        (RUNNING, "running: a worker holds the lease"),
+        (DONE, "done: the model covers every requested batch"),
+        (FAILED, "failed: gave up after an error; a new batch queues it again"),
+    ]
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="training_states")
+    mode = models.CharField(max_length=20, choices=MODE_CHOICES)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    requested = models.PositiveIntegerField(default=0, help_text="Batch count the model must reach.")
+    covered = models.PositiveIntegerField(default=0, help_text="Batch count the last recorded model covers.")
+    first_batch = models.PositiveIntegerField(
+        default=1, help_text="The current or last training takes in batches first_batch..requested."
+    )
+    iteration = models.PositiveIntegerField(null=True, blank=True, help_text="Iteration reached by the current run.")
+    loss = models.FloatField(null=True, blank=True, help_text="Loss at that iteration.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Workers that started the current work.")
+    error = models.TextField(blank=True, help_text="The last failure (kept until the work succeeds).")
+    lease_owner = models.CharField(max_length=200, blank=True, help_text="host:pid:task of the worker holding it.")
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When the last task for it was sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "mode"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "mode"], name="regression_trainingstate_unique_dataset_mode")
+        ]
+        indexes = [models.Index(fields=["status", "lease_expires"], name="regression_training_sweep")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} {self.mode}: {self.status}"

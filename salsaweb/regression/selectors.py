@@ -10,13 +10,16 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils import timezone
 from django.db.models import QuerySet
 
 from .descent import RegressionError
-from .models import MODES, Batch, BatchRun, Dataset
+from .models import MODES, Batch, BatchRun, Dataset, TrainingState
 
-RUN_FIELDS = ("batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged", "diverged",
-              "executed", "reused", "loss", "gradient_error")
+RUN_FIELDS = ("batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms", "iterations",
+              "converged", "diverged", "executed", "reused", "loss", "gradient_error")
+STATE_FIELDS = ("status", "requested", "covered", "first_batch", "iteration", "loss", "attempts", "error",
+                "lease_owner", "lease_expires", "queued_at", "started_at", "heartbeat_at", "finished_at")
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -122,3 +125,31 @@ def model_predict(
         raise RegressionError("feature values must be finite numbers")
     weights = np.array([model["weights"][f] for f in features], dtype=np.float64)
     return X @ weights + model["bias"]
+
+
+def training_state_list(*, dataset: Dataset) -> list[dict[str, Any]]:
+    """Where background training of each of the dataset's modes stands, for dashboards.
+
+    One dict per mode: ``status`` (queued, running, done or failed; ``idle`` if never
+    queued), ``requested`` and ``covered`` batch counts and ``pending`` (batches not yet in
+    the model), the current run's ``first_batch``, ``iteration`` reached and ``loss``,
+    ``attempts``, the last ``error``, the lease, times, and ``lease_expired`` (a running
+    worker that went silent; the sweep queues its work again).
+    """
+    states = {state.mode: state for state in TrainingState.objects.filter(dataset=dataset)}
+    now = timezone.now()
+    out = []
+    for mode in dataset.modes:
+        state = states.get(mode)
+        if state is None:
+            row: dict[str, Any] = {field: None for field in STATE_FIELDS}
+            row.update(status="idle", requested=0, covered=0, attempts=0, error="", lease_owner="")
+        else:
+            row = {field: getattr(state, field) for field in STATE_FIELDS}
+        row["mode"] = mode
+        row["pending"] = max(row["requested"] - row["covered"], 0)
+        row["lease_expired"] = (
+            row["status"] == TrainingState.RUNNING and row["lease_expires"] is not None and row["lease_expires"] <= now
+        )
+        out.append(row)
+    return out

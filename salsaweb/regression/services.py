@@ -226,11 +226,20 @@ def _floats(values: Iterable[float]) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
-def model_train(*, dataset: Dataset, mode: str, progress: Progress | None = None) -> BatchRun:
+def model_train(
+    *,
+    dataset: Dataset,
+    mode: str,
+    progress: Progress | None = None,
+    checkpoint_seconds: float | None = None,
+    attempts: int = 1,
+) -> BatchRun:
     """Bring ``mode``'s model up to date with every accepted batch and record it (and its cost).
 
-    ``progress(iteration, loss)`` is called as iterations complete.  Raises RegressionError
-    when the dataset has no rows yet.
+    ``progress(iteration, loss)`` is called as iterations complete; ``checkpoint_seconds``
+    stores the iterations so far that often (see ``training.train``); ``attempts`` is how
+    many workers started this update, for the record.  Raises RegressionError when the
+    dataset has no rows yet.
     """
     if mode not in MODES:
         raise ValidationError({"mode": f"unknown mode {mode!r}: expected one of {', '.join(MODES)}"})
@@ -242,17 +251,25 @@ def model_train(*, dataset: Dataset, mode: str, progress: Progress | None = None
         _warm_start(dataset, mode, rt, latest[1])
     before = rt.counters.snapshot()
     started = perf_counter()
-    result = train(rt, mode, progress)
+    result = train(rt, mode, progress, checkpoint_seconds)
     wall_ms = (perf_counter() - started) * 1e3
     after = rt.counters.snapshot()
     if result["batches"] != latest[1]:  # another batch arrived meanwhile: the model covers it too
         latest = dataset.batches.filter(number=result["batches"]).values_list("id", "number", "rows").get()
     errors, best = result["gradient_errors"], result["optimum"]
+    previous = (
+        BatchRun.objects.filter(dataset=dataset, mode=mode, batch__number__lt=latest[1])
+        .order_by("-batch__number")
+        .values_list("batch__number", flat=True)
+        .first()
+    )
     run, _ = BatchRun.objects.update_or_create(
         batch_id=latest[0],
         mode=mode,
         defaults={
             "dataset": dataset,
+            "first_batch": (previous or 0) + 1,
+            "attempts": attempts,
             "rows_batch": latest[2],
             "rows_total": result["rows"],
             "wall_ms": wall_ms,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from salsaweb.env import database_config, env_bool, env_int, env_list, env_str
+from salsaweb.env import database_config, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -61,6 +61,37 @@ DATABASES = {
     ),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Celery (salsaweb/celery.py reads every CELERY_* setting).  Production: Redis, e.g.
+# CELERY_BROKER_URL=redis://host:6379/0.  The default needs no server: messages are files
+# under CELERY_BROKER_FOLDER (salsaweb/broker.py), shared by the processes of one machine.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "salsaweb.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "folder": env_str("CELERY_BROKER_FOLDER", str(BASE_DIR / "var" / "broker")),
+        "polling_interval": 0.1,
+    }
+else:
+    # Redis hands an unacknowledged task to another worker after this long; the lease in
+    # the database (TRAINING_LEASE_SECONDS) is what actually keeps a training to one worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "salsaweb")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True  # results live in the database (TrainingState, BatchRun), not a result backend
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged when it ends, so a lost worker's task is delivered again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker holds one task per process: the others stay free for idle workers
+
+# Background training (salsaweb/regression/scheduling.py).
+TRAINING_CHECKPOINT_SECONDS = env_float("TRAINING_CHECKPOINT_SECONDS", 1.0)  # store iterations at least this often
+TRAINING_HEARTBEAT_SECONDS = env_float("TRAINING_HEARTBEAT_SECONDS", 0.5)  # write progress, renew the lease
+TRAINING_LEASE_SECONDS = env_float("TRAINING_LEASE_SECONDS", 60.0)  # a worker silent this long has lost it
+TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 3)  # starts of one piece of work, crashes included
+TRAINING_SWEEP_SECONDS = env_float("TRAINING_SWEEP_SECONDS", 15.0)  # how often each worker queues a sweep
+TRAINING_QUEUE_TIMEOUT_SECONDS = env_float("TRAINING_QUEUE_TIMEOUT_SECONDS", 300.0)  # queued this long: send again
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,5 +1,7 @@
 """Settings for pytest: fast password hashing and in-memory mail, on whatever DATABASE_URL names."""
 
+from salsaweb.env import env_bool
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -15,3 +17,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"salsaweb-test-{os.getpid()}.sqlite3"),
     }
+
+# Unit tests run tasks in the test process; worker processes that tests start turn this off.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,0 +1,50 @@
+"""The Celery app, ``salsaweb.celery.app``: settings from Django's under the CELERY_ namespace, tasks autodiscovered.
+
+Start workers with ``celery -A salsaweb worker``.  Like ``wsgi.py`` this defaults to the
+production settings, so a forgotten DJANGO_SETTINGS_MODULE fails safe.  Every worker also
+queues a training sweep every TRAINING_SWEEP_SECONDS (``regression.scheduling``), so work
+whose worker died is found and queued again without a separate beat process.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.production")
+
+app = Celery("salsaweb")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class TrainingSweeper(bootsteps.StartStopStep):
+    """Worker step: queue a ``regression.sweep_training`` task now and then (it expires if no worker takes it in time)."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref: Any = None
+
+    def start(self, worker: Any) -> None:
+        from django.conf import settings
+
+        interval = float(settings.TRAINING_SWEEP_SECONDS)
+        self.tref = worker.timer.call_repeatedly(interval, self.sweep, (interval,), priority=10)
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    @staticmethod
+    def sweep(interval: float) -> None:
+        """Send one sweep task, valid for one interval (so sweeps do not pile up behind long trainings)."""
+        from salsaweb.regression.tasks import sweep_training
+
+        sweep_training.apply_async(expires=interval)
+
+
+app.steps["worker"].add(TrainingSweeper)

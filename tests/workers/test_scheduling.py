@@ -1,0 +1,222 @@
+"""Background training in eager mode (tasks run in the test process): queue after commit, lease, folding, failures.
+
+Transactional tests, so that ``on_commit`` fires as it does in production.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression.descent import RegressionError
+from salsaweb.regression.models import BatchRun, Dataset, TrainingState
+from salsaweb.regression.tasks import sweep_training, train_model
+from tests.regression.conftest import correlated_batches
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FEATURES = ["x0", "x1", "x2"]
+
+
+def to_csv(X: np.ndarray, y: np.ndarray) -> str:
+    """A batch as the CSV text a client uploads."""
+    rows = "\n".join(",".join(repr(float(v)) for v in row) for row in np.column_stack([X, y]))
+    return ",".join([*FEATURES, "y"]) + "\n" + rows + "\n"
+
+
+@pytest.fixture
+def csvs() -> list[str]:
+    """Four 100-row batches as CSV text."""
+    batches, _ = correlated_batches(4, 100, features=3, seed=5)
+    return [to_csv(X, y) for X, y in batches]
+
+
+@pytest.fixture
+def dataset(django_user_model) -> Dataset:
+    owner = django_user_model.objects.create_user(username="owner", password="pw")
+    return services.dataset_create(owner=owner, name="houses", features=FEATURES, target="y", tolerance=0.0,
+                                   max_iterations=40)
+
+
+def _state(dataset: Dataset, mode: str = "incremental") -> TrainingState:
+    return TrainingState.objects.get(dataset=dataset, mode=mode)
+
+
+def _runs(dataset: Dataset, mode: str = "incremental") -> list[tuple[int, int, int]]:
+    """(first batch, last batch, attempts) of each record."""
+    return list(
+        BatchRun.objects.filter(dataset=dataset, mode=mode).order_by("batch__number")
+        .values_list("first_batch", "batch__number", "attempts")
+    )
+
+
+def test_accepting_a_batch_queues_each_mode_after_the_commit_and_workers_bring_them_up_to_date(dataset, csvs):
+    batch, queued = scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert batch.number == 1
+    assert [(s.mode, s.status, s.requested) for s in queued] == [("incremental", "queued", 1), ("naive", "queued", 1)]
+    for mode in dataset.modes:  # the eager task ran when the transaction committed
+        state = _state(dataset, mode)
+        assert (state.status, state.covered, state.attempts, state.error) == ("done", 1, 1, "")
+        assert state.iteration == 40 and state.loss is not None
+        assert _runs(dataset, mode) == [(1, 1, 1)]
+
+
+def test_nothing_is_queued_when_the_transaction_rolls_back(dataset, csvs, monkeypatch):
+    sent = []
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: sent.append(args))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        scheduling.batch_accept(dataset=dataset, content=csvs[0])
+        raise RuntimeError("the request failed after accepting")
+    assert sent == [] and not dataset.batches.exists() and not TrainingState.objects.exists()
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert sent == [(dataset.pk, "incremental"), (dataset.pk, "naive")]
+
+
+def test_redelivered_and_duplicate_tasks_do_nothing(dataset, csvs):
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert train_model.delay(dataset.pk, "incremental").get() == "nothing to do"
+    assert train_model.delay(dataset.pk, "incremental").get() == "nothing to do"
+    assert BatchRun.objects.filter(dataset=dataset).count() == 2
+    assert train_model.delay(dataset.pk + 1000, "incremental").get() == "nothing to do"  # deleted or unknown
+
+
+def test_a_live_lease_keeps_other_workers_out(dataset, csvs, monkeypatch):
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="A") is not None
+    assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is None
+    assert scheduling.training_run(dataset_id=dataset.pk, mode="incremental", task_id="B") == "nothing to do"
+    assert _state(dataset).lease_owner == "A" and _runs(dataset) == []
+
+
+def test_batches_arriving_during_training_are_folded_into_one_more_update(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_HEARTBEAT_SECONDS = 0.0
+    dataset.modes = ["incremental"]
+    dataset.save()
+    beat = scheduling._Heartbeat.__call__
+    arrived = []
+
+    def beat_and_accept(self, iteration, loss):
+        beat(self, iteration, loss)
+        if iteration == 5 and not arrived:  # two batches arrive while batch 1 trains
+            for content in csvs[1:3]:
+                arrived.append(scheduling.batch_accept(dataset=dataset, content=content)[0].number)
+            state = _state(dataset)
+            assert (state.status, state.requested, state.covered, state.iteration) == ("running", 3, 0, 5)
+
+    monkeypatch.setattr(scheduling._Heartbeat, "__call__", beat_and_accept)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert arrived == [2, 3]
+    assert _runs(dataset) == [(1, 1, 1), (2, 3, 1)]  # one more update covered batches 2 and 3
+    state = _state(dataset)
+    assert (state.status, state.covered, state.first_batch) == ("done", 3, 2)
+    rows = [row for row in selectors.run_list(dataset=dataset)]
+    assert [(r["first_batch"], r["batch"]) for r in rows] == [(1, 1), (2, 3)]
+
+
+def test_progress_is_written_while_training_runs(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_HEARTBEAT_SECONDS = 0.0
+    beat = scheduling._Heartbeat.__call__
+    seen = []
+
+    def beat_and_look(self, iteration, loss):
+        beat(self, iteration, loss)
+        state = TrainingState.objects.get(pk=self.pk)
+        seen.append((state.status, state.iteration, state.loss == pytest.approx(loss)))
+
+    monkeypatch.setattr(scheduling._Heartbeat, "__call__", beat_and_look)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert seen[:3] == [("running", 0, True), ("running", 1, True), ("running", 2, True)]
+    assert len(seen) == 2 * 41  # both modes, iterations 0..40
+
+
+def test_a_failing_training_is_retried_a_bounded_number_of_times_then_recorded_failed(dataset, csvs, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(scheduling, "model_train", boom)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    state = _state(dataset)
+    assert (state.status, state.attempts, state.error) == ("failed", 3, "RuntimeError: disk on fire")
+    assert state.lease_owner == "" and BatchRun.objects.count() == 0
+
+    monkeypatch.undo()  # a new batch queues the failed training again, and it succeeds
+    scheduling.batch_accept(dataset=dataset, content=csvs[1])
+    state = _state(dataset)
+    assert (state.status, state.attempts, state.error, state.covered) == ("done", 1, "", 2)
+    assert _runs(dataset) == [(1, 2, 1)]
+
+
+def test_data_that_cannot_be_trained_fails_at_once(dataset, csvs, monkeypatch):
+    def unfit(**kwargs):
+        raise RegressionError("the data's sums of squares overflow 64-bit floats")
+
+    monkeypatch.setattr(scheduling, "model_train", unfit)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    state = _state(dataset)
+    assert (state.status, state.attempts) == ("failed", 1)
+    assert state.error.startswith("RegressionError: the data's sums")
+
+
+def test_the_sweep_requeues_a_dead_workers_lease_and_the_record_counts_its_attempt(dataset, csvs, monkeypatch):
+    sent = []
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: sent.append(args))
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="host:1:dead")
+    assert scheduling.training_sweep() == {"requeued": 0, "resent": 0}  # its lease still runs
+    TrainingState.objects.filter(mode="incremental").update(lease_expires=timezone.now() - timedelta(seconds=1))
+    sent.clear()
+    monkeypatch.undo()
+    assert sweep_training.delay().get() == {"requeued": 1, "resent": 0}
+    state = _state(dataset)
+    assert (state.status, state.attempts, state.covered) == ("done", 2, 1)
+    assert _runs(dataset) == [(1, 1, 2)]
+
+
+def test_the_sweep_sends_again_work_whose_task_was_lost(dataset, csvs, monkeypatch, settings):
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)  # the broker loses both tasks
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert scheduling.training_sweep() == {"requeued": 0, "resent": 0}  # not overdue yet
+    monkeypatch.undo()
+    settings.TRAINING_QUEUE_TIMEOUT_SECONDS = 0.0
+    assert scheduling.training_sweep() == {"requeued": 0, "resent": 2}
+    assert [s.status for s in TrainingState.objects.order_by("mode")] == ["done", "done"]
+
+
+def test_a_claim_after_the_lease_ran_out_takes_over_and_the_old_worker_stops(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_HEARTBEAT_SECONDS = 0.0
+    dataset.modes = ["incremental"]
+    dataset.save()
+    beat = scheduling._Heartbeat.__call__
+
+    def taken_over(self, iteration, loss):
+        if iteration == 3:
+            TrainingState.objects.filter(pk=self.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
+            assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is not None
+        beat(self, iteration, loss)
+
+    monkeypatch.setattr(scheduling._Heartbeat, "__call__", taken_over)
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert scheduling.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "lease lost"
+    state = _state(dataset)
+    assert (state.lease_owner, state.attempts) == ("B", 2) and "stopped renewing its lease" in state.error
+    assert _runs(dataset) == []
+
+
+def test_training_state_list_shows_every_mode(dataset, csvs, monkeypatch):
+    assert [(s["mode"], s["status"], s["pending"]) for s in selectors.training_state_list(dataset=dataset)] == [
+        ("incremental", "idle", 0), ("naive", "idle", 0)]
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    scheduling.batch_accept(dataset=dataset, content=csvs[1])
+    scheduling.training_claim(dataset_id=dataset.pk, mode="naive", owner="A")
+    states = selectors.training_state_list(dataset=dataset)
+    assert [(s["mode"], s["status"], s["requested"], s["pending"], s["lease_expired"]) for s in states] == [
+        ("incremental", "queued", 2, 2, False), ("naive", "running", 2, 2, False)]
+    TrainingState.objects.filter(mode="naive").update(lease_expires=timezone.now())
+    assert selectors.training_state_list(dataset=dataset)[1]["lease_expired"] is True
