@@ -1,33 +1,145 @@
-"""Admin pages to inspect datasets, their batches and training records (changes go through services)."""
-from django.contrib import admin
+"""Admin pages to inspect datasets, their batches and training records (changes go through services).
 
+Datasets link to their runtime namespace's memos and inputs in the memo-store admin, and
+the namespace list links back to each namespace's dataset.  Batches and records are
+written only by the services, so the admin cannot add, change or delete them; deleting a
+dataset goes through ``services.dataset_delete``, which also retires its namespace.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from runtime.admin import NamespaceAdmin
+from runtime.models import Namespace
+
+from . import services
 from .models import Batch, BatchRun, Dataset
+
+
+def _link(url_name: str, text: Any, query: str = "", **kwargs: Any) -> SafeString:
+    """An admin link to ``url_name`` (with ``?query`` if given)."""
+    url = reverse(url_name, kwargs=kwargs or None)
+    return format_html('<a href="{}">{}</a>', f"{url}?{query}" if query else url, text)
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    """Datasets with their settings; the namespace names the dataset's runtime store."""
+    """Datasets with their owner and settings; links to batches, records and the namespace's memos."""
 
-    list_display = ["name", "target", "modes", "learning_rate", "max_iterations", "standardize", "created_at"]
+    list_display = ["name", "owner", "target", "modes", "batches", "runs", "memos", "created_at"]
+    list_filter = ["owner"]
+    list_select_related = ["owner"]
     search_fields = ["name"]
-    readonly_fields = ["namespace", "created_at"]
+    readonly_fields = ["namespace", "namespace_link", "batches", "runs", "memos", "created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        """Datasets with their batch count and their namespace's id (one query per page)."""
+        namespace = Namespace.objects.filter(name=OuterRef("namespace")).values("pk")[:1]
+        return super().get_queryset(request).annotate(batch_count=Count("batches"), namespace_id=Subquery(namespace))
+
+    @admin.display(description="batches", ordering="batch_count")
+    def batches(self, obj: Dataset) -> SafeString:
+        """The batch count, linking to the dataset's batches."""
+        return _link("admin:regression_batch_changelist", obj.batch_count, f"dataset__id__exact={obj.pk}")
+
+    @admin.display(description="records")
+    def runs(self, obj: Dataset) -> SafeString:
+        """A link to the dataset's per-batch records."""
+        return _link("admin:regression_batchrun_changelist", "records", f"dataset__id__exact={obj.pk}")
+
+    @admin.display(description="memos")
+    def memos(self, obj: Dataset) -> SafeString | str:
+        """A link to the memos of the dataset's runtime namespace (none before its first batch)."""
+        if obj.namespace_id is None:
+            return "–"
+        return _link("admin:runtime_memo_changelist", "memos", f"namespace__id__exact={obj.namespace_id}")
+
+    @admin.display(description="namespace in the memo store")
+    def namespace_link(self, obj: Dataset) -> SafeString | str:
+        """The namespace's admin page, with its revision and counts."""
+        if obj.namespace_id is None:
+            return "–"
+        return _link("admin:runtime_namespace_change", obj.namespace, object_id=obj.namespace_id)
+
+    def delete_model(self, request: HttpRequest, obj: Dataset) -> None:
+        """Delete through the service, which also retires the runtime namespace."""
+        services.dataset_delete(dataset=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        """Delete each through the service."""
+        for dataset in queryset:
+            services.dataset_delete(dataset=dataset)
+
+
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows only the services write: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Batches arrive through uploads; records through training."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Batches are append-only runtime inputs; records are what training measured."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Removing one would leave the runtime inputs and the records disagreeing."""
+        return False
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
-    """Accepted batches (append-only: their numbers are runtime inputs)."""
+class BatchAdmin(ServiceWrittenAdmin):
+    """Accepted batches (append-only: their numbers are runtime inputs), linking to their records."""
 
-    list_display = ["dataset", "number", "rows", "source", "content_hash", "created_at"]
+    list_display = ["dataset", "number", "rows", "source", "records", "content_hash", "created_at"]
     list_filter = ["dataset"]
-    readonly_fields = ["dataset", "number", "rows", "content_hash", "source", "created_at"]
+    list_select_related = ["dataset"]
+
+    @admin.display(description="records")
+    def records(self, obj: Batch) -> SafeString:
+        """A link to this batch's per-mode records."""
+        return _link("admin:regression_batchrun_changelist", "records", f"batch__id__exact={obj.pk}")
 
 
 @admin.register(BatchRun)
-class BatchRunAdmin(admin.ModelAdmin):
+class BatchRunAdmin(ServiceWrittenAdmin):
     """One model per (batch, mode) and what bringing it up to date cost."""
 
     list_display = [
         "dataset", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged", "executed", "reused", "loss",
     ]
     list_filter = ["dataset", "mode", "converged", "diverged"]
-    readonly_fields = [field.name for field in BatchRun._meta.fields]
+    list_select_related = ["dataset", "batch__dataset"]
+
+
+admin.site.unregister(Namespace)
+
+
+@admin.register(Namespace)
+class DatasetNamespaceAdmin(NamespaceAdmin):
+    """The memo store's namespaces, each linking back to the dataset it belongs to."""
+
+    list_display = (*NamespaceAdmin.list_display[:1], "dataset", *NamespaceAdmin.list_display[1:])
+    fields = (*NamespaceAdmin.fields[:1], "dataset", *NamespaceAdmin.fields[1:])
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Namespace]:
+        """Namespaces with their dataset's id and name, if any (one query per page)."""
+        datasets = Dataset.objects.filter(namespace=OuterRef("name"))
+        return super().get_queryset(request).annotate(
+            dataset_id=Subquery(datasets.values("pk")[:1]), dataset_name=Subquery(datasets.values("name")[:1])
+        )
+
+    @admin.display(description="dataset")
+    def dataset(self, obj: Namespace) -> SafeString | str:
+        """The regression dataset whose runtime this namespace is (none for other programs' namespaces)."""
+        if obj.dataset_id is None:
+            return "–"
+        return _link("admin:regression_dataset_change", obj.dataset_name, object_id=obj.dataset_id)

@@ -10,8 +10,11 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.db.models import QuerySet
+
+from runtime.models import Memo, Namespace
 
 from .descent import RegressionError
 from .models import MODES, Batch, BatchRun, Dataset, TrainingState
@@ -30,6 +33,92 @@ def dataset_list() -> QuerySet[Dataset]:
 def dataset_get(*, owner: AbstractBaseUser, name: str) -> Dataset:
     """``owner``'s dataset called ``name`` (Dataset.DoesNotExist if there is none)."""
     return Dataset.objects.get(owner=owner, name=name)
+
+
+def datasets_visible(*, user: AbstractBaseUser) -> QuerySet[Dataset]:
+    """The datasets ``user`` may see and change (their own; every one for staff), by name.
+
+    Each carries ``revision`` (its batch count) and ``rows`` (rows in all its batches).
+    """
+    datasets = Dataset.objects.select_related("owner").annotate(
+        revision=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
+    )
+    if not user.is_staff:
+        datasets = datasets.filter(owner=user)
+    return datasets.order_by("name", "id")
+
+
+def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
+    """Each dataset's training state by id, in two queries for all of them.
+
+    ``empty`` (no batches), ``trained`` (every mode's model covers every batch), else what
+    background training is doing: ``failed`` (a mode gave up), ``training`` (a worker is
+    on it) or ``queued``.  The datasets must carry ``revision`` (as ``datasets_visible``
+    gives them).
+    """
+    ids = [d.pk for d in datasets]
+    covered: dict[tuple[int, str], int] = {
+        (row["dataset_id"], row["mode"]): row["covered"]
+        for row in BatchRun.objects.filter(dataset_id__in=ids).values("dataset_id", "mode")
+        .annotate(covered=Max("batch__number"))
+    }
+    statuses: dict[int, set[str]] = {}
+    for dataset_id, status in TrainingState.objects.filter(dataset_id__in=ids).values_list("dataset_id", "status"):
+        statuses.setdefault(dataset_id, set()).add(status)
+    states = {}
+    for dataset in datasets:
+        behind = any(covered.get((dataset.pk, mode), 0) < dataset.revision for mode in dataset.modes)
+        status = statuses.get(dataset.pk, set())
+        if dataset.revision == 0:
+            states[dataset.pk] = "empty"
+        elif not behind:
+            states[dataset.pk] = "trained"
+        elif TrainingState.FAILED in status:
+            states[dataset.pk] = "failed"
+        elif TrainingState.RUNNING in status:
+            states[dataset.pk] = "training"
+        else:
+            states[dataset.pk] = "queued"
+    return states
+
+
+def models_cover(*, dataset: Dataset, revision: int) -> bool:
+    """Whether every mode of the dataset has a model trained on at least batches 1..``revision``."""
+    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=revision).values("mode").distinct()
+    return set(dataset.modes) <= {row["mode"] for row in covered}
+
+
+def run_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
+    """Per-(batch, mode) records in batch order, with ``batch_number``, without the per-iteration lists."""
+    return (
+        BatchRun.objects.filter(dataset=dataset)
+        .annotate(batch_number=F("batch__number"))
+        .defer("losses", "gradient_errors", "weights", "optimum", "warnings")
+        .order_by("batch__number", "mode")
+    )
+
+
+def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
+    """Convergence curves (loss per iteration and the optimum), newest batch first, with ``batch_number``."""
+    return (
+        BatchRun.objects.filter(dataset=dataset)
+        .annotate(batch_number=F("batch__number"))
+        .only("id", "mode", "rows_total", "iterations", "converged", "losses", "optimum", "batch_id")
+        .order_by("-batch__number", "mode")
+    )
+
+
+def memo_records(*, dataset: Dataset) -> QuerySet[Memo]:
+    """The memos of the dataset's runtime namespace, latest changed first, without their values."""
+    namespace = Namespace.objects.filter(name=dataset.namespace).values_list("id", flat=True).first()
+    if namespace is None:
+        return Memo.objects.none()
+    return (
+        Memo.objects.filter(namespace_id=namespace)
+        .only("id", "label", "function", "preview", "changed_at", "verified_at", "code_version", "duration",
+              "written_at")
+        .order_by("-changed_at", "-id")
+    )
 
 
 def dataset_revision(*, dataset: Dataset) -> int:

@@ -31,7 +31,11 @@ MAX_ITERATIONS = 100_000
 
 
 class DuplicateBatch(RegressionError):
-    """The batch's numbers equal those of a batch already accepted."""
+    """The batch's numbers equal those of a batch already accepted (``number``)."""
+
+    def __init__(self, message: str, *, number: int) -> None:
+        super().__init__(message)
+        self.number = number
 
 
 def _finite(value: Any) -> bool:
@@ -200,7 +204,8 @@ def batch_create(*, dataset: Dataset, content: str | bytes, source: str = "batch
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         same = locked.batches.filter(content_hash=digest).values_list("number", flat=True).first()
         if same is not None:
-            raise DuplicateBatch(f"{source}: identical to batch #{same} of {locked.name!r} (not added again)")
+            raise DuplicateBatch(f"{source}: identical to batch #{same} of {locked.name!r} (not added again)",
+                                 number=same)
         last = locked.batches.order_by("-number").values_list("number", flat=True).first() or 0
         row = Batch.objects.create(dataset=locked, number=last + 1, rows=len(y), content_hash=digest, source=source)
         rt = dataset_runtime(locked)
