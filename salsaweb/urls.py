@@ -1,7 +1,8 @@
-"""URL routes: home page, health probe and the Django admin."""
+"""URL routes: home page, health probe, sign-in, the dashboard, the REST API and the Django admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 from django.views.generic import TemplateView
 
 from salsaweb.views import healthz
@@ -9,5 +10,9 @@ from salsaweb.views import healthz
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dashboard/", include("salsaweb.dashboard.urls")),
+    path("api/", include("salsaweb.api.urls")),
     path("admin/", admin.site.urls),
 ]

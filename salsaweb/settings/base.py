@@ -19,8 +19,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally
     "runtime",
     "salsaweb.regression",
+    "salsaweb.api",
+    "salsaweb.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +112,53 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "salsaweb.dashboard.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:datasets"
+LOGOUT_REDIRECT_URL = "login"
+
+# Largest CSV file or JSON body the API accepts; larger ones are answered with 413.
+SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+
+# Every Django REST framework setting of the project (salsaweb/api).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # first, so anonymous requests get 401
+        "rest_framework.authentication.SessionAuthentication",  # the dashboard's pages (CSRF-checked)
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["salsaweb.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "salsaweb.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["salsaweb.api.throttling.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"writes": env_str("SALSAWEB_WRITE_RATE", "120/min")},
+    "EXCEPTION_HANDLER": "salsaweb.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Salsaweb API",
+    "DESCRIPTION": (
+        "Incremental linear regression over uploaded CSV batches. Authenticate with "
+        "`POST /api/auth/token/` and send `Authorization: Token <token>`. Errors are JSON objects "
+        "with a stable `code` and a `detail` (see salsaweb/api/exceptions.py for every code)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
+    # One name for the mode choices, whether a field holds one mode or a list of them.
+    "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.models.MODE_CHOICES"},
+}
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 LOGGING = {

@@ -1,0 +1,28 @@
+"""The ``id`` path converter: a row id of at most 18 digits, so it always fits a 64-bit column.
+
+Django's ``int`` converter takes any length, and a 20-digit id overflows PostgreSQL's bigint
+(a server error instead of 404).  Importing this module registers the converter once.
+"""
+from __future__ import annotations
+
+from django.urls import register_converter
+
+#: Largest id the converter matches (18 digits).
+MAX_ID = 10**18 - 1
+
+
+class IdConverter:
+    """Matches 1 to 18 digits; the value is an int."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        """The id as an int."""
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        """The id as digits."""
+        return str(int(value))
+
+
+register_converter(IdConverter, "id")

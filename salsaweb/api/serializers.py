@@ -1,0 +1,315 @@
+"""What the API reads and writes: field types and shapes only; the rules live in the regression services."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from runtime.models import Memo
+from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES, Batch, BatchRun, Dataset
+
+from .exceptions import BatchProblem
+
+#: Most rows one prediction request may carry.
+MAX_PREDICT_ROWS = 10_000
+#: Name a JSON batch is recorded under (a batch's ``source``).
+JSON_ROWS_SOURCE = "rows.json"
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: such values are sent as null."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+@extend_schema_field({"type": "number", "format": "double", "nullable": True})
+class FiniteFloatField(serializers.FloatField):
+    """A float that renders non-finite values as null."""
+
+    def to_representation(self, value: Any) -> float | None:
+        """The float, or None when it is NaN or infinite."""
+        return finite_or_none(None if value is None else float(value))
+
+
+class FeatureWeightsField(serializers.DictField):
+    """{feature: weight}, non-finite weights as null."""
+
+    child = FiniteFloatField(allow_null=True)
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    """Username and password to exchange for a token."""
+
+
+class TokenSerializer(serializers.Serializer):
+    """The token to send as ``Authorization: Token <token>``."""
+
+    token = serializers.CharField(read_only=True)
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    """A dataset: columns, modes and training settings, with its size, revision and training state."""
+
+    name = serializers.CharField(max_length=200, trim_whitespace=False)
+    features = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False), allow_empty=False,
+        help_text="Feature column names, in model order.",
+    )
+    target = serializers.CharField(max_length=200, trim_whitespace=False, help_text="Target column name.")
+    modes = serializers.ListField(
+        child=serializers.ChoiceField(choices=MODE_CHOICES), allow_empty=False, default=list(DEFAULT_MODES),
+        help_text="Training modes: a non-empty subset of incremental, naive, delta.",
+    )
+    learning_rate = serializers.FloatField(allow_null=True, required=False, default=None,
+                                           help_text="Fixed step; null = auto.")
+    momentum = serializers.FloatField(allow_null=True, required=False, default=None,
+                                      help_text="Heavy-ball momentum in [0, 1); null = auto.")
+    max_iterations = serializers.IntegerField(min_value=1, max_value=100_000, default=100)
+    tolerance = serializers.FloatField(min_value=0.0, default=1e-6)
+    initial_weights = serializers.JSONField(
+        allow_null=True, required=False, default=None,
+        help_text='{"weights": {feature: number}, "bias": number}; null = zeros.',
+    )
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    revision = serializers.IntegerField(read_only=True, help_text="Batches accepted (the data revision).")
+    rows = serializers.IntegerField(read_only=True, help_text="Rows in all batches.")
+    state = serializers.SerializerMethodField(help_text="empty, training or trained.")
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "owner", "features", "target", "modes", "learning_rate", "momentum",
+                  "max_iterations", "tolerance", "standardize", "initial_weights", "warm_start", "created_at",
+                  "revision", "rows", "state"]
+        read_only_fields = ["id", "created_at"]
+        # The service checks per-owner name uniqueness; ModelSerializer must not add its own validator.
+        validators: list[Any] = []
+
+    def get_state(self, dataset: Dataset) -> str:
+        """The state from the context's ``states`` map (filled once per page), else ``empty``."""
+        return self.context.get("states", {}).get(dataset.pk, "empty")
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    """An accepted batch."""
+
+    class Meta:
+        model = Batch
+        fields = ["number", "rows", "source", "content_hash", "created_at"]
+        read_only_fields = fields
+
+
+class BatchAcceptedSerializer(BatchSerializer):
+    """An accepted batch, the dataset's data revision after it, and whether its models are trained yet."""
+
+    revision = serializers.IntegerField(read_only=True)
+    training = serializers.ChoiceField(choices=["done", "queued"], read_only=True,
+                                       help_text="done: every mode's model covers it (201); queued: not yet (202).")
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "revision", "training"]
+        read_only_fields = fields
+
+
+class BatchFileSerializer(serializers.Serializer):
+    """A CSV file: a header naming the columns (any order; other columns ignored), then rows of numbers."""
+
+    file = serializers.FileField(allow_empty_file=True)
+
+
+class BatchRowsSerializer(serializers.Serializer):
+    """Rows as JSON objects {column: number}; each needs every feature and the target, others are ignored."""
+
+    rows = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+
+    def to_csv(self, features: list[str], target: str) -> str:
+        """The rows as CSV text in the dataset's column order, or a BatchProblem naming row and column."""
+        columns = [*features, target]
+        lines = [",".join(columns)]
+        for number, row in enumerate(self.validated_data["rows"], start=1):
+            if not isinstance(row, dict):
+                raise _row_problem(number, None, "each row must be an object {column: number}")
+            cells = []
+            for column in columns:
+                if column not in row:
+                    raise _row_problem(number, column, "missing value")
+                value = row[column]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a number")
+                try:
+                    number_value = float(value)
+                except OverflowError:
+                    number_value = math.inf
+                if not math.isfinite(number_value):
+                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a finite 64-bit float")
+                cells.append(repr(number_value))
+            lines.append(",".join(cells))
+        return "\n".join(lines) + "\n"
+
+
+def _row_problem(row: int, column: str | None, reason: str) -> BatchProblem:
+    """A JSON-rows problem in the batch error shape."""
+    where = f"{JSON_ROWS_SOURCE}, row {row}" + (f", column {column!r}" if column else "")
+    return BatchProblem(file=JSON_ROWS_SOURCE, row=row, column=column, reason=reason, detail=f"{where}: {reason}",
+                        code="invalid_rows")
+
+
+class ModelQuerySerializer(serializers.Serializer):
+    """Which model: a mode (default: the dataset's first) and a revision (default: the latest trained)."""
+
+    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False)
+    revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+
+
+class OptimumSerializer(serializers.Serializer):
+    """The least-squares optimum over the same rows (closed form)."""
+
+    weights = FeatureWeightsField()
+    bias = FiniteFloatField(allow_null=True)
+    loss = FiniteFloatField(allow_null=True)
+
+
+class TrainedModelSerializer(serializers.Serializer):
+    """A mode's model after batches 1..revision."""
+
+    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    revision = serializers.IntegerField(help_text="The data revision (batch count) this model was trained on.")
+    data_revision = serializers.IntegerField(help_text="The dataset's latest data revision.")
+    up_to_date = serializers.BooleanField()
+    features = serializers.ListField(child=serializers.CharField())
+    target = serializers.CharField()
+    rows = serializers.IntegerField()
+    weights = FeatureWeightsField()
+    bias = FiniteFloatField(allow_null=True)
+    iterations = serializers.IntegerField()
+    converged = serializers.BooleanField()
+    diverged = serializers.BooleanField()
+    loss = FiniteFloatField(allow_null=True)
+    losses = serializers.ListField(child=FiniteFloatField(allow_null=True), help_text="Loss per iteration.")
+    optimum = OptimumSerializer()
+    gradient_error = FiniteFloatField(allow_null=True)
+    learning_rate = FiniteFloatField(allow_null=True)
+    momentum = FiniteFloatField(allow_null=True)
+    message = serializers.CharField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    wall_ms = FiniteFloatField(allow_null=True)
+
+
+class PredictRequestSerializer(serializers.Serializer):
+    """Feature values to predict from: one object per row; other keys are ignored."""
+
+    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False, help_text="Default: the dataset's first mode.")
+    revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                        help_text="Default: the latest trained model.")
+    rows = serializers.ListField(
+        child=serializers.DictField(child=serializers.FloatField()), allow_empty=False, max_length=MAX_PREDICT_ROWS,
+    )
+
+    def validate_rows(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        """Every row must have finite values (the features are checked against the dataset in the view)."""
+        for number, row in enumerate(rows, start=1):
+            bad = [key for key, value in row.items() if not math.isfinite(value)]
+            if bad:
+                raise serializers.ValidationError(f"row {number}: {', '.join(map(repr, bad))} must be finite")
+        return rows
+
+
+class PredictionSerializer(serializers.Serializer):
+    """Predictions in row order, from the model of ``mode`` at ``revision``."""
+
+    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    revision = serializers.IntegerField()
+    predictions = serializers.ListField(child=FiniteFloatField(allow_null=True))
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """What bringing a mode's model up to date with a batch cost, and the model's loss after it."""
+
+    batch = serializers.IntegerField(source="batch_number", read_only=True, help_text="Batch number.")
+    wall_ms = FiniteFloatField(allow_null=True)
+    loss = FiniteFloatField(allow_null=True)
+    gradient_error = FiniteFloatField(allow_null=True)
+    learning_rate = FiniteFloatField(allow_null=True)
+    momentum = FiniteFloatField(allow_null=True)
+
+    class Meta:
+        model = BatchRun
+        fields = ["batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged", "diverged",
+                  "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum", "message",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class CurveSerializer(serializers.ModelSerializer):
+    """A convergence curve: the loss at every iterate of one (batch, mode) update, and the optimum's loss."""
+
+    batch = serializers.IntegerField(source="batch_number", read_only=True)
+    losses = serializers.ListField(child=FiniteFloatField(allow_null=True), read_only=True)
+    optimum_loss = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BatchRun
+        fields = ["batch", "mode", "rows_total", "iterations", "converged", "losses", "optimum_loss"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.DOUBLE)
+    def get_optimum_loss(self, run: BatchRun) -> float | None:
+        """The least-squares loss over the same rows: the floor every curve tends to."""
+        return finite_or_none(run.optimum.get("loss"))
+
+
+class MemoSerializer(serializers.ModelSerializer):
+    """A memoized call of the dataset's runtime namespace (its value as a short preview)."""
+
+    duration = FiniteFloatField(allow_null=True)
+
+    class Meta:
+        model = Memo
+        fields = ["id", "label", "function", "preview", "changed_at", "verified_at", "code_version", "duration",
+                  "written_at"]
+        read_only_fields = fields
+
+
+class TrainingStateSerializer(serializers.Serializer):
+    """Background training of one mode: status, batches requested and covered, progress of the current run."""
+
+    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    status = serializers.ChoiceField(choices=["idle", "queued", "running", "done", "failed"])
+    requested = serializers.IntegerField(help_text="Batch count the model must reach.")
+    covered = serializers.IntegerField(help_text="Batch count the latest model covers.")
+    pending = serializers.IntegerField(help_text="Batches not yet in the model.")
+    first_batch = serializers.IntegerField(allow_null=True)
+    iteration = serializers.IntegerField(allow_null=True, help_text="Iteration the running update reached.")
+    loss = FiniteFloatField(allow_null=True, help_text="Loss at that iteration.")
+    attempts = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    lease_expired = serializers.BooleanField()
+    queued_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TrainingSerializer(serializers.Serializer):
+    """Training state of every mode the dataset trains."""
+
+    modes = TrainingStateSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: a stable ``code``, a human ``detail``, and the context its code defines (see exceptions.py)."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False, help_text="invalid: {field: [message, ...]}.")
+    file = serializers.CharField(required=False, allow_null=True)
+    row = serializers.IntegerField(required=False, allow_null=True)
+    line = serializers.IntegerField(required=False, allow_null=True)
+    column = serializers.CharField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False)
+    batch = serializers.IntegerField(required=False, help_text="duplicate_batch: the identical batch's number.")
+    limit_bytes = serializers.IntegerField(required=False)
+    mode = serializers.CharField(required=False)
+    wait = serializers.FloatField(required=False, allow_null=True)

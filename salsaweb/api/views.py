@@ -1,0 +1,317 @@
+"""API views: thin HTTP adapters over the regression selectors (reads) and services (writes).
+
+Every dataset-scoped view finds the dataset among those the user may see, so another
+user's dataset answers 404 exactly like a missing one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from salsaweb.regression import scheduling, selectors, services
+from runtime.models import Memo
+from salsaweb.regression.models import Batch, BatchRun, Dataset
+
+from .converters import IdConverter
+from .exceptions import DuplicateUpload, NotTrained, UploadTooLarge
+from .filters import DatasetFilter, MemoFilter, RunFilter
+from .pagination import CurvePagination
+from .parsers import LimitedJSONParser, LimitedMultiPartParser, upload_limit
+from .permissions import IsOwnerOrStaff
+from .serializers import (
+    JSON_ROWS_SOURCE,
+    BatchAcceptedSerializer,
+    BatchFileSerializer,
+    BatchRowsSerializer,
+    BatchSerializer,
+    CurveSerializer,
+    DatasetSerializer,
+    ErrorSerializer,
+    MemoSerializer,
+    ModelQuerySerializer,
+    PredictionSerializer,
+    PredictRequestSerializer,
+    RunSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    TrainedModelSerializer,
+    TrainingSerializer,
+)
+from .throttling import WriteRateThrottle
+
+ERROR = OpenApiResponse(ErrorSerializer, description="See the error codes in the API description.")
+#: Errors any authenticated endpoint can answer.
+READ_ERRORS: dict[int, OpenApiResponse] = {401: ERROR, 403: ERROR, 404: ERROR}
+WRITE_ERRORS: dict[int, OpenApiResponse] = {**READ_ERRORS, 400: ERROR, 429: ERROR}
+#: Longest batch source name stored (Batch.source).
+SOURCE_MAX_CHARS = 300
+
+
+@extend_schema(
+    request=TokenRequestSerializer, responses={200: TokenSerializer, 400: ERROR, 429: ERROR}, auth=[],
+    summary="Exchange a username and password for an API token",
+)
+class TokenView(ObtainAuthToken):
+    """``POST {"username", "password"}`` -> ``{"token"}``; send it as ``Authorization: Token <token>``."""
+
+    authentication_classes: list[Any] = []
+    throttle_classes = [WriteRateThrottle]
+    serializer_class = TokenRequestSerializer
+
+
+class DatasetScopedMixin:
+    """For views under /api/datasets/{dataset_id}/: the dataset, if the user may see it (else 404)."""
+
+    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    request: Request
+    kwargs: dict[str, Any]
+
+    def get_dataset(self) -> Dataset:
+        """The URL's dataset, looked up once per request among the user's visible datasets."""
+        if not hasattr(self, "_dataset"):
+            dataset = get_object_or_404(selectors.datasets_visible(user=self.request.user),
+                                        pk=self.kwargs["dataset_id"])
+            self.check_object_permissions(self.request, dataset)  # type: ignore[attr-defined]
+            self._dataset = dataset
+        return self._dataset
+
+    def _mode(self, dataset: Dataset, mode: str | None) -> str:
+        """The requested mode (default: the dataset's first), which the dataset must train."""
+        if mode is None:
+            return dataset.modes[0]
+        if mode not in dataset.modes:
+            raise ValidationError({"mode": [f"this dataset trains {', '.join(dataset.modes)}, not {mode}"]})
+        return mode
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your datasets (staff: all)",
+                       responses={200: DatasetSerializer(many=True), 400: ERROR, **READ_ERRORS}),
+    create=extend_schema(summary="Create a dataset", responses={201: DatasetSerializer, **WRITE_ERRORS}),
+    retrieve=extend_schema(summary="A dataset with its size, revision and state",
+                           responses={200: DatasetSerializer, **READ_ERRORS}),
+    destroy=extend_schema(summary="Delete a dataset, its batches, records and memos",
+                          responses={204: None, **READ_ERRORS, 429: ERROR}),
+)
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                     viewsets.GenericViewSet):
+    """Datasets: create, list, retrieve, delete."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    filterset_class = DatasetFilter
+    lookup_value_regex = IdConverter.regex
+    queryset = Dataset.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        """The user's datasets (every one for staff), with revision and row totals."""
+        return selectors.datasets_visible(user=self.request.user)
+
+    def _serialize(self, datasets: list[Dataset], many: bool) -> Any:
+        """Serialize with the datasets' training states, found in one query."""
+        context = {**self.get_serializer_context(), "states": selectors.dataset_states(datasets=datasets)}
+        return DatasetSerializer(datasets if many else datasets[0], many=many, context=context).data
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One page of datasets."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self._serialize(list(page), many=True))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One dataset."""
+        return Response(self._serialize([self.get_object()], many=False))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Validate the types here, the rules in ``services.dataset_create``."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dataset = services.dataset_create(owner=request.user, **serializer.validated_data)
+        created = self.get_queryset().get(pk=dataset.pk)
+        return Response(self._serialize([created], many=False), status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        """Delete through the service, which also retires the runtime namespace."""
+        services.dataset_delete(dataset=instance)
+
+
+class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
+    """A dataset's batches: list them, or add one from a CSV file or JSON rows."""
+
+    serializer_class = BatchSerializer
+    parser_classes = [LimitedMultiPartParser, LimitedJSONParser]
+    queryset = Batch.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        """The dataset's batches in arrival order."""
+        return selectors.batch_list(dataset=self.get_dataset())
+
+    @extend_schema(summary="List a dataset's batches", responses={200: BatchSerializer(many=True), **READ_ERRORS})
+    def get(self, request: Request, dataset_id: int) -> Response:
+        """One page of batches."""
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(BatchSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Add a batch: a CSV file (multipart field `file`) or JSON rows",
+        description=(
+            "The CSV's header names the columns in any order; columns the dataset lacks are ignored. "
+            "A rejected batch stores nothing (400 with file, row, column and reason; 413 over the upload "
+            "limit); a batch identical to an accepted one is not added again (409). 201 when every mode's "
+            "model already covers the batch, 202 when training is still to come."
+        ),
+        request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
+        responses={201: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, 409: ERROR, 413: ERROR,
+                   **WRITE_ERRORS},
+    )
+    def post(self, request: Request, dataset_id: int) -> Response:
+        """Accept the batch through the regression service, then say whether its models are trained yet."""
+        dataset = self.get_dataset()
+        if request.content_type.startswith("multipart/"):
+            upload_form = BatchFileSerializer(data=request.data)
+            upload_form.is_valid(raise_exception=True)
+            upload = upload_form.validated_data["file"]
+            source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
+            if upload.size > upload_limit():
+                raise UploadTooLarge(limit=upload_limit(), file=source)
+            content: str | bytes = upload.read()
+        else:
+            rows = BatchRowsSerializer(data=request.data)
+            rows.is_valid(raise_exception=True)
+            content, source = rows.to_csv(dataset.features, dataset.target), JSON_ROWS_SOURCE
+        try:
+            batch, _ = scheduling.batch_accept(dataset=dataset, content=content, source=source)
+        except services.DuplicateBatch as duplicate:
+            raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
+        done = selectors.models_cover(dataset=dataset, revision=batch.number)
+        body = {**BatchSerializer(batch).data, "revision": selectors.dataset_revision(dataset=dataset),
+                "training": "done" if done else "queued"}
+        return Response(body, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+
+
+class ModelView(DatasetScopedMixin, generics.GenericAPIView):
+    """A mode's trained model at a revision."""
+
+    serializer_class = TrainedModelSerializer
+
+    @extend_schema(
+        summary="The model of a mode (default: the dataset's first) at a revision (default: latest trained)",
+        parameters=[ModelQuerySerializer],
+        responses={200: TrainedModelSerializer, 400: ERROR, **READ_ERRORS},
+    )
+    def get(self, request: Request, dataset_id: int) -> Response:
+        """Weights by feature, bias, loss curve and the closed-form optimum, from the run records."""
+        dataset = self.get_dataset()
+        query = ModelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        mode = self._mode(dataset, query.validated_data.get("mode"))
+        revision = query.validated_data.get("revision")
+        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        if model is None:
+            at = f" at revision {revision}" if revision is not None else ""
+            raise NotTrained(mode=mode, detail=f"no {mode} model{at} for this dataset yet")
+        return Response(TrainedModelSerializer(model).data)
+
+
+class PredictView(DatasetScopedMixin, generics.GenericAPIView):
+    """Predictions of a mode's model for one or many rows."""
+
+    serializer_class = PredictRequestSerializer
+    parser_classes = [LimitedJSONParser]
+
+    @extend_schema(
+        summary="Predict the target for rows of feature values",
+        request=PredictRequestSerializer,
+        responses={200: PredictionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, dataset_id: int) -> Response:
+        """Check every row has every feature, then apply the model."""
+        dataset = self.get_dataset()
+        query = PredictRequestSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        mode = self._mode(dataset, query.validated_data.get("mode"))
+        revision = query.validated_data.get("revision")
+        matrix = []
+        for number, row in enumerate(query.validated_data["rows"], start=1):
+            missing = [feature for feature in dataset.features if feature not in row]
+            if missing:
+                raise ValidationError({"rows": [f"row {number}: missing feature(s) {', '.join(map(repr, missing))}"]})
+            matrix.append([row[feature] for feature in dataset.features])
+        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        if model is None:
+            raise NotTrained(mode=mode, detail=f"no {mode} model for this dataset yet")
+        with np.errstate(over="ignore", invalid="ignore"):
+            predictions = selectors.model_predict(dataset=dataset, mode=mode, revision=model["revision"],
+                                                  rows=np.array(matrix, dtype=np.float64))
+        body = {"mode": mode, "revision": model["revision"], "predictions": predictions.tolist()}
+        return Response(PredictionSerializer(body).data)
+
+
+@extend_schema_view(get=extend_schema(summary="Per-batch records: cost, iterations, memo work and loss per mode",
+                                      responses={200: RunSerializer(many=True), 400: ERROR, **READ_ERRORS}))
+class RunListView(DatasetScopedMixin, generics.ListAPIView):
+    """One record per (batch, mode), in batch order."""
+
+    serializer_class = RunSerializer
+    filterset_class = RunFilter
+    queryset = BatchRun.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        """The dataset's run records, without their per-iteration lists."""
+        return selectors.run_records(dataset=self.get_dataset())
+
+
+@extend_schema_view(get=extend_schema(summary="Convergence curves (loss per iteration), newest batch first",
+                                      responses={200: CurveSerializer(many=True), 400: ERROR, **READ_ERRORS}))
+class CurveListView(DatasetScopedMixin, generics.ListAPIView):
+    """Loss per iteration of each (batch, mode) update, and the optimum it approaches."""
+
+    serializer_class = CurveSerializer
+    filterset_class = RunFilter
+    pagination_class = CurvePagination
+    queryset = BatchRun.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        """The dataset's curves, newest batch first."""
+        return selectors.curve_records(dataset=self.get_dataset())
+
+
+@extend_schema_view(get=extend_schema(summary="Memos of the dataset's runtime namespace (read-only)",
+                                      responses={200: MemoSerializer(many=True), 400: ERROR, **READ_ERRORS}))
+class MemoListView(DatasetScopedMixin, generics.ListAPIView):
+    """The memo store's rows for this dataset: what was computed, when, and how long it took."""
+
+    serializer_class = MemoSerializer
+    filterset_class = MemoFilter
+    queryset = Memo.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        """The namespace's memos, latest changed first."""
+        return selectors.memo_records(dataset=self.get_dataset())
+
+
+class TrainingView(DatasetScopedMixin, generics.GenericAPIView):
+    """Where background training of each mode stands: what dashboards poll while it runs."""
+
+    serializer_class = TrainingSerializer
+
+    @extend_schema(summary="Training state per mode: queued, running (iteration and loss so far), done or failed",
+                   responses={200: TrainingSerializer, **READ_ERRORS})
+    def get(self, request: Request, dataset_id: int) -> Response:
+        """One row per mode the dataset trains."""
+        dataset = self.get_dataset()
+        return Response(TrainingSerializer({"modes": selectors.training_state_list(dataset=dataset)}).data)
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Any path under /api/ that names no endpoint: the error shape's 404."""
+    return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)

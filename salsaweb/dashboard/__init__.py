@@ -1,0 +1,1 @@
+"""The web dashboard: sign in, datasets, CSV uploads, models, predictions and live charts."""

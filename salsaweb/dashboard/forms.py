@@ -1,0 +1,37 @@
+"""The dashboard's create-dataset form: typed fields; the rules are services.dataset_create's."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES
+
+
+class DatasetForm(forms.Form):
+    """Name, feature columns (comma-separated), target column, modes and training settings."""
+
+    name = forms.CharField(max_length=200, strip=False)
+    features = forms.CharField(max_length=2000, help_text="Comma-separated column names, e.g. x1, x2",
+                               widget=forms.TextInput(attrs={"placeholder": "x1, x2"}))
+    target = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "y"}))
+    modes = forms.MultipleChoiceField(choices=MODE_CHOICES, initial=list(DEFAULT_MODES),
+                                      widget=forms.CheckboxSelectMultiple)
+    learning_rate = forms.FloatField(required=False, help_text="Empty: auto (provably convergent).")
+    momentum = forms.FloatField(required=False, help_text="Empty: auto.")
+    max_iterations = forms.IntegerField(initial=100, min_value=1, max_value=100_000)
+    tolerance = forms.FloatField(initial=1e-6, min_value=0.0)
+    standardize = forms.BooleanField(required=False, initial=True, help_text="Descend in standardized coordinates.")
+    warm_start = forms.BooleanField(required=False, help_text="Start each update from the last model.")
+
+    def clean_features(self) -> list[str]:
+        """The comma-separated names as a list (spaces around each name dropped)."""
+        return [name.strip() for name in self.cleaned_data["features"].split(",") if name.strip()]
+
+    def clean_target(self) -> str:
+        """The target name without surrounding spaces."""
+        return self.cleaned_data["target"].strip()
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The cleaned values as ``services.dataset_create`` keywords."""
+        return dict(self.cleaned_data)

@@ -1,0 +1,65 @@
+"""Sample datasets for a newcomer: the seed's ``y = x + noise`` batches and a multi-feature housing set.
+
+Each batch goes through ``scheduling.batch_accept`` like an upload, so the samples train the
+way uploads do (queued for the workers, or at once where tasks run eagerly).
+"""
+from __future__ import annotations
+
+import numpy as np
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from salsaweb.regression import scheduling, services
+from salsaweb.regression.management.commands.regression_demo import demo_batch_csv
+from salsaweb.regression.models import MODES, Dataset
+
+SEED_NAME = "seed: y = x + noise"
+HOUSES_NAME = "houses: price from size, rooms, age, distance"
+HOUSE_FEATURES = ["size_m2", "rooms", "age_years", "distance_km"]
+HOUSE_TARGET = "price_k"
+
+
+def seed_batches(count: int = 10, rows: int = 100, seed: int = 0) -> list[str]:
+    """The seed's demonstration as CSV text: batch k has x = k and y = x + uniform noise in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    return [demo_batch_csv(number, rows, rng) for number in range(1, count + 1)]
+
+
+def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:
+    """Synthetic house prices (thousands) from four correlated features, as CSV text with an id column.
+
+    Larger houses have more rooms, so the features are correlated and plain gradient descent
+    converges slowly; the ``id`` column is not a feature and shows that extra columns are ignored.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for number in range(count):
+        size = np.clip(rng.normal(95.0, 30.0, rows), 25.0, None)
+        rooms = np.clip(np.round(size / 28.0 + rng.normal(0.0, 0.7, rows)), 1.0, None)
+        age = rng.uniform(0.0, 80.0, rows)
+        distance = rng.uniform(0.5, 25.0, rows)
+        price = 2.8 * size + 14.0 * rooms - 0.9 * age - 6.5 * distance + 60.0 + rng.normal(0.0, 18.0, rows)
+        ids = np.arange(number * rows + 1, (number + 1) * rows + 1)
+        lines = ["id," + ",".join(HOUSE_FEATURES) + "," + HOUSE_TARGET]
+        lines += [
+            f"{i},{s:.1f},{r:.0f},{a:.1f},{d:.2f},{p:.2f}"
+            for i, s, r, a, d, p in zip(ids, size, rooms, age, distance, price)
+        ]
+        out.append("\n".join(lines) + "\n")
+    return out
+
+
+def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
+    """Create the sample datasets ``owner`` does not have yet, batch by batch; returns the ones created."""
+    samples = [
+        (SEED_NAME, ["x"], "y", list(MODES), seed_batches(), "seed"),
+        (HOUSES_NAME, HOUSE_FEATURES, HOUSE_TARGET, ["incremental", "naive"], house_batches(), "houses"),
+    ]
+    created = []
+    for name, features, target, modes, batches, stem in samples:
+        if Dataset.objects.filter(owner=owner, name=name).exists():
+            continue
+        dataset = services.dataset_create(owner=owner, name=name, features=features, target=target, modes=modes)
+        for number, content in enumerate(batches, start=1):
+            scheduling.batch_accept(dataset=dataset, content=content, source=f"{stem}-{number}.csv")
+        created.append(dataset)
+    return created

@@ -1,0 +1,66 @@
+"""Dashboard pages: thin views over the regression selectors and services; charts load from the API."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from salsaweb.api.parsers import upload_limit
+from salsaweb.regression import selectors, services
+
+from .forms import DatasetForm
+
+#: Datasets per page of the list.
+DATASETS_PER_PAGE = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    """The user's datasets with size, revision and state, and the form to create one."""
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = services.dataset_create(owner=request.user, **form.service_arguments())
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, f"Created {dataset.name}: upload CSV files to train it.")
+            return redirect("dashboard:dataset", pk=dataset.pk)
+    page = Paginator(selectors.datasets_visible(user=request.user), DATASETS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    states = selectors.dataset_states(datasets=list(page))
+    rows = [(dataset, states[dataset.pk]) for dataset in page]
+    return render(request, "dashboard/dataset_list.html", {"page": page, "rows": rows, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A dataset's page: upload, models, prediction and charts (filled in by dashboard.js from the API)."""
+    dataset = get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+    api = {
+        name: reverse(f"api:dataset-{name}", kwargs={"dataset_id": dataset.pk})
+        for name in ("batches", "model", "predict", "runs", "curves", "training")
+    }
+    api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
+    config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
+              "modes": dataset.modes, "api": api, "maxUploadBytes": upload_limit()}
+    return render(request, "dashboard/dataset_detail.html", {"dataset": dataset, "config": config})
+
+
+@login_required
+@require_POST
+def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a dataset (with its batches, records and memos) and go back to the list."""
+    dataset = get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+    services.dataset_delete(dataset=dataset)
+    messages.success(request, f"Deleted {dataset.name}.")
+    return redirect("dashboard:datasets")

@@ -1,0 +1,1 @@
+"""REST API tests: every endpoint, permission and error shape."""

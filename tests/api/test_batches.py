@@ -1,0 +1,156 @@
+"""Batches: CSV files and JSON rows; precise errors that store nothing; 413 over the limit; duplicates."""
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from runtime.models import InputValue
+from salsaweb.regression.models import Batch, BatchRun
+
+from .conftest import batch_data, csv_text
+
+pytestmark = pytest.mark.django_db
+
+
+def _nothing_stored(dataset) -> None:
+    assert not Batch.objects.filter(dataset=dataset).exists()
+    assert not InputValue.objects.filter(namespace__name=dataset.namespace, function__endswith=".batch").exists()
+
+
+def test_csv_file_becomes_the_next_batch_and_trains(api, dataset, upload) -> None:
+    answer = upload(api, dataset, csv_text(*batch_data(1, rows=40)), "first.csv")
+    assert answer.status_code == 202
+    body = answer.json()
+    assert (body["number"], body["rows"], body["revision"], body["source"]) == (1, 40, 1, "first.csv")
+    assert body["training"] == "queued"  # the response leaves before the queued training runs
+    assert BatchRun.objects.filter(dataset=dataset).count() == 2  # ...which then covered both modes
+    second = upload(api, dataset, csv_text(*batch_data(2, rows=10)), "second.csv").json()
+    assert (second["number"], second["revision"]) == (2, 2)
+    listed = api.get(f"/api/datasets/{dataset.pk}/batches/").json()
+    assert listed["count"] == 2
+    assert [(b["number"], b["rows"], b["source"]) for b in listed["results"]] == [(1, 40, "first.csv"),
+                                                                                (2, 10, "second.csv")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_trained_before_the_response_answers_201(api, dataset) -> None:
+    # Without a surrounding transaction the eager tasks run at commit, inside the request.
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/",
+                      {"file": SimpleUploadedFile("a.csv", csv_text(*batch_data(1)).encode())}, format="multipart")
+    assert answer.status_code == 201 and answer.json()["training"] == "done"
+
+
+def test_columns_in_any_order_and_extra_columns_ignored(api, dataset, upload) -> None:
+    text = "note,y,x1,id,x0\nfirst,5,1,7,2\nsecond,6,2,8,3\n"
+    assert upload(api, dataset, text).status_code == 202
+    run = BatchRun.objects.filter(dataset=dataset, mode="incremental").get()
+    assert run.rows_total == 2
+
+
+def test_json_rows_become_a_batch_and_equal_csv_is_a_duplicate(api, dataset, upload, django_capture_on_commit_callbacks):
+    X, y = batch_data(3, rows=5)
+    rows = [{"x0": a, "x1": b, "y": t, "comment": "ignored"} for (a, b), t in zip(X.tolist(), y.tolist())]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(f"/api/datasets/{dataset.pk}/batches/", {"rows": rows}, format="json")
+    assert answer.status_code == 202
+    assert (answer.json()["number"], answer.json()["rows"], answer.json()["source"]) == (1, 5, "rows.json")
+    again = upload(api, dataset, csv_text(X, y), "same-numbers.csv")
+    assert again.status_code == 409
+    assert again.json() == {"code": "duplicate_batch", "file": "same-numbers.csv", "batch": 1,
+                            "detail": "same-numbers.csv: identical to batch #1 of 'lines' (not added again)"}
+
+
+def test_same_file_twice_is_detected_and_not_added(api, dataset, upload) -> None:
+    text = csv_text(*batch_data(4))
+    assert upload(api, dataset, text, "a.csv").status_code == 202
+    second = upload(api, dataset, text, "a-again.csv")
+    assert second.status_code == 409 and second.json()["batch"] == 1
+    assert Batch.objects.filter(dataset=dataset).count() == 1
+    assert api.get(f"/api/datasets/{dataset.pk}/").json()["revision"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "column", "reason"),
+    [
+        ("x0,y\n1,2\n", None, None, "missing column(s) 'x1' (expected 'x0', 'x1', 'y')"),
+        ("x0,X1,y\n1,2,3\n", None, None, "missing column(s) 'x1'; unknown column(s) 'X1'"),
+        ("x0,x1,y\n1,2,3\n4,abc,6\n", 2, "x1", "'abc' is not a number"),
+        ("x0,x1,y\n1,2,3\n4,5,inf\n", 2, "y", "'inf' is not a finite number"),
+        ("x0,x1,y\n1,2,3\n4,5\n", 2, None, "has 2 values, the header has 3 columns"),
+        ("x0,x1,y\n1,,3\n", 1, "x1", "empty value"),
+        ("", None, None, "empty file: expected a header line naming the columns x0, x1, y"),
+        ("x0,x1,y\n", None, None, "no data rows after the header"),
+        (b"x0,x1,y\n1,2,3\n\xff\xfe,1,2\n", 2, None, "not UTF-8 text: byte 0xff at offset 14"),
+    ],
+)
+def test_csv_problems_name_file_row_column_and_reason(api, dataset, upload, content, row, column, reason) -> None:
+    answer = upload(api, dataset, content, "bad.csv")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["file"], body["row"], body["column"]) == ("invalid_csv", "bad.csv", row, column)
+    assert body["reason"].startswith(reason)
+    assert body["detail"].startswith("bad.csv")
+    _nothing_stored(dataset)
+
+
+@pytest.mark.parametrize(
+    ("rows", "row", "column", "reason"),
+    [
+        ([{"x0": 1, "x1": 2, "y": 3}, {"x0": 1, "y": 3}], 2, "x1", "missing value"),
+        ([{"x0": "1", "x1": 2, "y": 3}], 1, "x0", "'1' is not a number"),
+        ([{"x0": True, "x1": 2, "y": 3}], 1, "x0", "'True' is not a number"),
+        ([{"x0": None, "x1": 2, "y": 3}], 1, "x0", "'None' is not a number"),
+        ([{"x0": 10**400, "x1": 2, "y": 3}], 1, "x0", "is not a finite 64-bit float"),
+        ([[1, 2, 3]], 1, None, "each row must be an object"),
+    ],
+)
+def test_json_row_problems_name_row_and_column(api, dataset, rows, row, column, reason) -> None:
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", {"rows": rows}, format="json")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["file"], body["row"], body["column"]) == ("invalid_rows", "rows.json", row, column)
+    assert reason in body["reason"]
+    _nothing_stored(dataset)
+
+
+@pytest.mark.parametrize("body", [{}, {"rows": []}, {"rows": "x0,x1,y"}])
+def test_json_body_without_rows_is_a_field_error(api, dataset, body) -> None:
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", body, format="json")
+    assert answer.status_code == 400 and "rows" in answer.json()["fields"]
+
+
+def test_multipart_without_a_file_is_a_field_error(api, dataset) -> None:
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", {"other": "x"}, format="multipart")
+    assert answer.status_code == 400 and "file" in answer.json()["fields"]
+
+
+def test_other_media_types_are_415(api, dataset) -> None:
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", "x0,x1,y\n1,2,3\n", content_type="text/csv")
+    assert answer.status_code == 415 and answer.json()["code"] == "unsupported_media_type"
+
+
+def test_file_over_the_limit_is_413_and_stores_nothing(api, dataset, upload, settings) -> None:
+    settings.SALSAWEB_MAX_UPLOAD_BYTES = 100
+    text = csv_text(*batch_data(5, rows=10))
+    assert len(text) > 100
+    answer = upload(api, dataset, text, "big.csv")
+    assert answer.status_code == 413
+    assert answer.json() == {"code": "too_large", "file": "big.csv", "limit_bytes": 100,
+                             "detail": "big.csv is larger than the upload limit of 100 bytes"}
+    _nothing_stored(dataset)
+    assert upload(api, dataset, "x0,x1,y\n1,2,3\n", "small.csv").status_code == 202
+
+
+def test_multipart_body_far_over_the_limit_is_refused_before_reading(api, dataset, upload, settings) -> None:
+    settings.SALSAWEB_MAX_UPLOAD_BYTES = 1000
+    answer = upload(api, dataset, "x0,x1,y\n" + "1,2,3\n" * 20_000, "huge.csv")
+    assert answer.status_code == 413 and answer.json()["limit_bytes"] == 1000
+    _nothing_stored(dataset)
+
+
+def test_json_body_over_the_limit_is_413(api, dataset, settings) -> None:
+    settings.SALSAWEB_MAX_UPLOAD_BYTES = 200
+    rows = [{"x0": i, "x1": i, "y": i} for i in range(20)]
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", {"rows": rows}, format="json")
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large" and answer.json()["file"] is None
+    _nothing_stored(dataset)
