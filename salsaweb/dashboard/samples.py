@@ -1,14 +1,15 @@
 """Sample datasets for a newcomer: the seed's ``y = x + noise`` batches and a multi-feature housing set.
 
-Each batch goes through ``scheduling.batch_accept`` like an upload, so the samples train the
-way uploads do (queued for the workers, or at once where tasks run eagerly).
+Every mode is trained after each batch, here and now (as the seed's demonstration does), so
+the samples have one record per batch and mode for the charts: uploads queue their training,
+and a fast upload sequence is folded into fewer updates.
 """
 from __future__ import annotations
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from salsaweb.regression import scheduling, services
+from salsaweb.regression import services
 from salsaweb.regression.management.commands.regression_demo import demo_batch_csv
 from salsaweb.regression.models import MODES, Dataset
 
@@ -49,7 +50,7 @@ def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:
 
 
 def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
-    """Create the sample datasets ``owner`` does not have yet, batch by batch; returns the ones created."""
+    """Create the sample datasets ``owner`` does not have yet, training after each batch; returns those created."""
     samples = [
         (SEED_NAME, ["x"], "y", list(MODES), seed_batches(), "seed"),
         (HOUSES_NAME, HOUSE_FEATURES, HOUSE_TARGET, ["incremental", "naive"], house_batches(), "houses"),
@@ -60,6 +61,7 @@ def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
             continue
         dataset = services.dataset_create(owner=owner, name=name, features=features, target=target, modes=modes)
         for number, content in enumerate(batches, start=1):
-            scheduling.batch_accept(dataset=dataset, content=content, source=f"{stem}-{number}.csv")
+            services.batch_create(dataset=dataset, content=content, source=f"{stem}-{number}.csv")
+            services.dataset_train(dataset=dataset)
         created.append(dataset)
     return created

@@ -26,6 +26,6 @@ class Command(BaseCommand):
             raise CommandError(f"no user named {options['owner']!r}") from None
         created = samples_seed(owner=owner)
         for dataset in created:
-            self.stdout.write(f"added {dataset.name!r} ({dataset.batches.count()} batches, training queued)")
+            self.stdout.write(f"added {dataset.name!r} ({dataset.batches.count()} batches, trained)")
         if not created:
             self.stdout.write(f"{owner.get_username()} already has the sample datasets")

@@ -62,7 +62,9 @@
   }
 
   async function refreshModels() {
-    await Promise.all(config.modes.map(async (mode) => {
+    // A mode without any run record has no model yet: no need to ask (and be told 404).
+    const trained = new Set([...state.runs.values()].map((run) => run.mode));
+    await Promise.all(config.modes.filter((mode) => trained.has(mode)).map(async (mode) => {
       const answer = await api(withQuery(config.api.model, { mode }));
       state.models[mode] = answer.ok ? answer.body : null;
     }));
@@ -93,7 +95,8 @@
   async function refresh() {
     clearTimeout(state.timer);
     try {
-      await Promise.all([refreshDataset(), refreshRuns(), refreshModels(), refreshCurves(), refreshTraining()]);
+      await Promise.all([refreshDataset(), refreshRuns(), refreshCurves(), refreshTraining()]);
+      await refreshModels();
       render();
     } catch (error) {
       console.error(error);
@@ -145,10 +148,11 @@
       } else {
         cells.push(...config.features.map(() => "–"), "–", "–", "–", "–", "–", "–", trainingText(mode) || "no model yet");
       }
+      const numeric = (i) => i > 0 && i !== cells.length - 1 && i !== cells.length - 4;  // not mode, converged, training
       cells.forEach((text, i) => {
         const cell = document.createElement(i === 0 ? "th" : "td");
         cell.textContent = text;
-        if (i > 0 && i < cells.length - 2) cell.className = "num";
+        if (numeric(i)) cell.className = "num";
         tr.appendChild(cell);
       });
       return tr;
@@ -160,6 +164,7 @@
   }
 
   const PLOT_CONFIG = { responsive: true, displaylogo: false };
+  const MODE_COLORS = { incremental: "#1f77b4", naive: "#ff7f0e", delta: "#2ca02c" };
 
   function plot(id, traces, layout) {
     if (!window.Plotly) return;
@@ -188,7 +193,7 @@
       traces.push({ x: [live.iteration], y: [live.loss], mode: "markers", name: `training batch ${live.requested}`,
         marker: { size: 10, symbol: "diamond" } });
     }
-    plot("convergence", traces, { xaxis: { title: { text: "iteration" } },
+    plot("convergence", traces, { xaxis: { title: { text: "iteration" }, dtick: longest <= 10 ? 1 : undefined },
       yaxis: { title: { text: "loss (mean squared error)" }, type: log ? "log" : "linear" } });
     const rows = [];
     state.curves.forEach((curve) => curve.losses.forEach((loss, k) =>
@@ -202,10 +207,12 @@
     const traces = config.modes.map((mode) => {
       const runs = runsOf(mode);
       return { x: runs.map((r) => r[xKey]), y: runs.map((r) => r.wall_ms), mode: "lines+markers", name: mode,
-        marker: { size: 4 }, customdata: runs.map((r) => [r.batch, r.rows_total, r.iterations]),
+        marker: { size: 4, color: MODE_COLORS[mode] }, line: { color: MODE_COLORS[mode] }, customdata: runs.map((r) => [r.batch, r.rows_total, r.iterations]),
         hovertemplate: `${mode}<br>batch %{customdata[0]} · %{customdata[1]} rows<br>%{y:.1f} ms · %{customdata[2]} iterations<extra></extra>` };
     });
-    plot("timing", traces, { xaxis: { title: { text: xKey === "batch" ? "batch number" : "total rows" } },
+    const batchTicks = state.lastBatch <= 10 ? 1 : undefined;  // whole batch numbers on short axes
+    plot("timing", traces, { xaxis: { title: { text: xKey === "batch" ? "batch number" : "total rows" },
+      dtick: xKey === "batch" ? batchTicks : undefined },
       yaxis: { title: { text: "wall time per batch (ms)" }, type: log ? "log" : "linear" } });
     state.csv.timing = { header: ["batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations"],
       rows: config.modes.flatMap((mode) => runsOf(mode).map((r) => [r.batch, mode, r.rows_batch, r.rows_total, r.wall_ms, r.iterations])) };
@@ -217,12 +224,15 @@
       const x = runs.map((r) => r.batch);
       return [
         { x, y: runs.map((r) => r.executed), mode: "lines+markers", name: `${mode} executed`, legendgroup: mode,
-          marker: { size: 4 }, hovertemplate: `${mode}: batch %{x}<br>%{y} executed<extra></extra>` },
+          marker: { size: 4, color: MODE_COLORS[mode] }, line: { color: MODE_COLORS[mode] },
+          hovertemplate: `${mode}: batch %{x}<br>%{y} executed<extra></extra>` },
         { x, y: runs.map((r) => r.reused), mode: "lines", name: `${mode} reused`, legendgroup: mode,
-          line: { dash: "dot" }, hovertemplate: `${mode}: batch %{x}<br>%{y} reused<extra></extra>` },
+          line: { dash: "dot", color: MODE_COLORS[mode] },
+          hovertemplate: `${mode}: batch %{x}<br>%{y} reused<extra></extra>` },
       ];
     });
-    plot("memos", traces, { xaxis: { title: { text: "batch number" } }, yaxis: { title: { text: "derived calls" } } });
+    plot("memos", traces, { xaxis: { title: { text: "batch number" }, dtick: state.lastBatch <= 10 ? 1 : undefined },
+      yaxis: { title: { text: "derived calls" } } });
     state.csv.memos = { header: ["batch", "mode", "executed", "reused"],
       rows: config.modes.flatMap((mode) => runsOf(mode).map((r) => [r.batch, mode, r.executed, r.reused])) };
   }
@@ -270,8 +280,9 @@
       item.className = "ok";
       item.textContent = `${file.name}: batch #${b.number}, ${b.rows} rows (revision ${b.revision}; training ${b.training})`;
     } else {
+      const problem = describeError(answer);  // CSV errors already start with the file's name
       item.className = "fail";
-      item.textContent = `${file.name}: ${describeError(answer)}`;
+      item.textContent = problem.startsWith(file.name) ? problem : `${file.name}: ${problem}`;
     }
   }
 

@@ -1,0 +1,1 @@
+"""Dashboard tests: pages, commands, admin links and the browser test."""

@@ -1,0 +1,101 @@
+"""A person's first session in headless Chromium: sign in, create a dataset, upload two CSVs, see the model and charts.
+
+Debian's Chromium (/usr/bin/chromium) driven by Playwright for Python against pytest-django's
+live server; uploads train at once here (tasks run eagerly in tests).  The screenshot is
+saved to artifacts/screenshots/dashboard.png (gitignored) for a person to look at.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+#: How Chromium logs an API answer like the duplicate upload's 409, which the page shows as it should.
+EXPECTED_HTTP_ERROR = "Failed to load resource: the server responded with a status of 409"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "dashboard.png"
+
+
+def _csv(seed: int, rows: int = 80) -> bytes:
+    """y = 3 x1 - 2 x2 + 1 + noise, with an extra column the dataset does not have."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 1.0, (rows, 2)) * [2.0, 5.0] + [1.0, 3.0]
+    y = X @ [3.0, -2.0] + 1.0 + rng.normal(0.0, 0.2, rows)
+    lines = ["id,x1,x2,y"] + [f"{i},{a!r},{b!r},{t!r}" for i, ((a, b), t) in enumerate(zip(X.tolist(), y.tolist()))]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_sign_in_create_upload_and_see_model_and_charts(live_server, django_user_model, monkeypatch) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    django_user_model.objects.create_user(username="pat", password="browser-pw-1")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls above are done.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text)
+                if message.type == "error" and not message.text.startswith(EXPECTED_HTTP_ERROR) else None)
+
+        page.goto(f"{live_server.url}/dashboard/")
+        page.fill("input[name=username]", "pat")
+        page.fill("input[name=password]", "browser-pw-1")
+        page.click("form.panel button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Datasets")
+
+        page.fill("#id_name", "browser test")
+        page.fill("#id_features", "x1, x2")
+        page.fill("#id_target", "y")
+        page.click("#create-dataset button[type=submit]")
+        expect(page.locator("h1")).to_have_text("browser test")
+
+        page.set_input_files("#file-input", [
+            {"name": "first.csv", "mimeType": "text/csv", "buffer": _csv(1)},
+            {"name": "second.csv", "mimeType": "text/csv", "buffer": _csv(2)},
+        ])
+        results = page.locator("#upload-results li")
+        expect(results.filter(has_text="second.csv: batch #2, 80 rows")).to_have_class("ok", timeout=30_000)
+        expect(results.filter(has_text="first.csv: batch #1, 80 rows")).to_have_class("ok")
+
+        for mode in ("incremental", "naive"):  # the model table refreshes once training is done
+            row = page.locator(f'#model-table tr[data-mode="{mode}"]')
+            expect(row.locator("td").nth(3)).to_have_text("2", timeout=30_000)  # revision
+            assert abs(float(row.locator("td").nth(0).inner_text()) - 3.0) < 0.1  # w[x1]
+        expect(page.locator("#dataset-status")).to_contain_text("revision 2 · 160 rows · trained")
+        for chart, traces in (("convergence", 3), ("timing", 2), ("memos", 4)):
+            expect(page.locator(f"#chart-{chart} .scatterlayer .trace")).to_have_count(traces, timeout=15_000)
+        timing_points = page.locator("#chart-timing .scatterlayer .trace").first.locator(".points path")
+        expect(timing_points).to_have_count(2)
+
+        page.fill("#predict-form input[name=x1]", "1")
+        page.fill("#predict-form input[name=x2]", "1")
+        page.click("#predict-form button[type=submit]")
+        expect(page.locator("#prediction")).to_contain_text("(incremental, revision 2)")
+        predicted = float(page.locator("#prediction").inner_text().split("≈")[1].split()[0])
+        assert abs(predicted - 2.0) < 0.1  # 3 - 2 + 1
+
+        page.set_input_files("#file-input", [{"name": "first-again.csv", "mimeType": "text/csv",
+                                              "buffer": _csv(1)}])
+        expect(results.filter(has_text="first-again.csv")).to_have_text(
+            "first-again.csv: identical to batch #1 of 'browser test' (not added again)")
+
+        with page.expect_download() as download:
+            page.click('button.download[data-chart="timing"]')
+        assert download.value.suggested_filename == "browser_test-timing.csv"
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0] == "batch,mode,rows_batch,rows_total,wall_ms,iterations" and len(lines) == 5
+
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
+    assert errors == []
