@@ -20,7 +20,7 @@ from typing import Any, Callable, TypeVar, overload
 from .errors import InputWriteError, MissingInputError, OutsideDerivedError
 from .fetch import fetch, top_level
 from .keys import _PLAIN, call_label, code_fingerprint, function_id, normalize_args
-from .registry import register
+from .registry import GENERATION, register
 from .runtime import Runtime
 from .storage.base import InputRecord, Key
 from .values import freeze, values_equal
@@ -107,7 +107,7 @@ class DerivedFunction:
         # Fast path: a memo verified at the current revision.
         frame = rt._tls.frame
         storage = rt.storage
-        if frame is not None or storage.always_current:
+        if frame is not None or (storage.always_current and rt._code_seen == GENERATION[0]):
             memo = storage.get_memo(key)
             if memo is not None and memo.verified_at == storage.revision and memo.code == self.code:
                 if frame is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from .code import apply_code_change, code_is_current
 from .errors import CycleError, RuntimeEngineError
 from .execute import Suspend, execute, failed_code
 from .keys import call_label
@@ -36,14 +37,21 @@ def fetch(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> 
 
 
 def top_level(rt: Runtime, body: Callable[[], T]) -> T:
-    """Run ``body`` under the runtime's lock in a unit of work, restarting on a stale snapshot."""
+    """Run ``body`` under the runtime's lock in a unit of work, restarting on a stale snapshot.
+
+    The first call after functions were declared (or redeclared) checks that the store saw
+    the same code, and starts a new revision first if it did not (``runtime.code``).
+    """
     with rt._lock:
         for _ in range(MAX_SNAPSHOT_RETRIES):
             try:
                 with rt.storage.unit_of_work():
-                    return body()
+                    if code_is_current(rt):
+                        return body()
             except StaleSnapshot:
                 rt.storage.refresh()
+                continue
+            apply_code_change(rt)
         raise RuntimeEngineError(
             f"gave up after {MAX_SNAPSHOT_RETRIES} restarts: other processes keep changing the inputs"
         )

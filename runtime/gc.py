@@ -19,7 +19,7 @@ from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
+from .models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog
 from .registry import lookup
 
 if TYPE_CHECKING:
@@ -114,7 +114,9 @@ def _count_memos(namespace_id: int, condition: Q, using: str) -> tuple[int, int]
 
 def _drop_namespace(namespace_id: int, batch_size: int, using: str) -> tuple[int, int, int, int]:
     """Delete a namespace's edges, memos, inputs and log in batches, then its row; return the four counts."""
-    removed: dict[type[Model], int] = dict.fromkeys((MemoDependency, Memo, InputValue, RevisionLog), 0)
+    removed: dict[type[Model], int] = dict.fromkeys(
+        (MemoDependency, Memo, InputValue, RevisionLog, FunctionCode), 0
+    )
     while True:
         with transaction.atomic(using=using):
             if not _lock_namespace(namespace_id, using):

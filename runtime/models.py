@@ -33,7 +33,7 @@ class Namespace(models.Model):
 class RevisionLog(models.Model):
     """One input change: which input, what happened, which revision it started, and who did it."""
 
-    ACTIONS = [("set", "set"), ("delete", "delete")]
+    ACTIONS = [("set", "set"), ("delete", "delete"), ("code", "code changed")]
 
     # Indexed by the (namespace, revision) constraint, like the other namespace keys below.
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="revision_log", db_index=False)
@@ -135,3 +135,20 @@ class MemoDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.memo_id}[{self.position}] -> {self.function}{self.args_key}"
+
+
+class FunctionCode(models.Model):
+    """The code version a namespace last saw for each derived function (a change starts a revision)."""
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="function_codes", db_index=False)
+    function = models.CharField(max_length=300)
+    code_version = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "function"], name="runtime_code_one_per_function"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function} @ {self.code_version}"

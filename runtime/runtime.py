@@ -15,7 +15,9 @@ import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .code import apply_code_change, code_is_current
 from .events import Counters, Event, Listener
+from .registry import GENERATION
 from .storage.base import Key, Storage
 from .storage.memory import MemoryStorage
 
@@ -65,6 +67,8 @@ class Runtime:
         self._listeners: list[Listener] = []
         self._lock = _store_lock(self.storage)
         self._tls = _ThreadState()
+        #: The declarations generation whose code this runtime last matched with its store.
+        self._code_seen = -1
 
     @property
     def revision(self) -> int:
@@ -82,8 +86,14 @@ class Runtime:
         in which case the call restarts at the newer one; ``revision`` tells which).  A
         persistent backend writes the memos when the outermost block exits.
         """
-        with self._lock, self.storage.unit_of_work():
-            yield
+        with self._lock:
+            if self._code_seen != GENERATION[0]:
+                with self.storage.unit_of_work():
+                    current = code_is_current(self)
+                if not current:
+                    apply_code_change(self)
+            with self.storage.unit_of_work():
+                yield
 
     def checkpoint(self) -> None:
         """Inside a unit of work, between top-level calls: store the memos computed so far.

@@ -109,6 +109,14 @@ class Storage(ABC):
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Record that ``memo`` (as returned by ``get_memo``) is valid at ``revision``."""
 
+    @abstractmethod
+    def stored_code(self) -> dict[str, str]:
+        """The code version of each derived function as the store last saw it (its memos' code)."""
+
+    @abstractmethod
+    def record_code(self, codes: dict[str, str]) -> None:
+        """Take ``codes`` as the functions' current code (inside a write unit of work)."""
+
     def same_value(self, memo: Memo, value: Any) -> bool:
         """Whether ``value`` equals ``memo``'s value (for backdating); backends may avoid reading it."""
         return values_equal(memo.value, value)

@@ -50,7 +50,8 @@ INLINE_VALUE_BYTES = 8192
 MAX_PARAMS = 30000
 _MISSING = object()
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
-_MEMO, _EDGE, _INPUT, _NAMESPACE = "runtime_memo", "runtime_memodependency", "runtime_inputvalue", "runtime_namespace"
+_MEMO, _EDGE, _INPUT = "runtime_memo", "runtime_memodependency", "runtime_inputvalue"
+_NAMESPACE, _CODE = "runtime_namespace", "runtime_functioncode"
 _INLINE = f"CASE WHEN length(value) <= {INLINE_VALUE_BYTES} THEN value END"
 _MEMO_COLUMNS = f"id, key_digest, value_digest, changed_at, verified_at, code_version, duration, deps, {_INLINE}"
 _INPUT_COLUMNS = f"id, key_digest, changed_at, deleted, {_INLINE}"
@@ -189,9 +190,13 @@ class DatabaseStorage(Storage):
         self._inputs: dict[Key, InputRecord | None] = {}
         self._memo_rows: dict[str, _Rows] = {}
         self._input_rows: dict[str, _Rows] = {}
+        # Code version by function, as the namespace recorded it when this unit of work began:
+        # a function with no entry has no memos here, so reading its rows is skipped.
+        self._codes: dict[str, str] = {}
 
     def _reset_buffers(self) -> None:
         self._new: dict[Key, tuple[Memo, bytes, str]] = {}
+        self._new_codes: dict[str, str] = {}
         self._verified: dict[Key, StoredMemo] = {}
         self._last_encoded: tuple[Any, bytes] | None = None
 
@@ -243,22 +248,27 @@ class DatabaseStorage(Storage):
             return cursor.fetchall() if cursor.description else []
 
     def _begin(self, lock: bool) -> None:
-        """Read the namespace's revision and epoch (creating the namespace on first use)."""
-        where, param = ("id = %s", self._namespace_id) if self._namespace_id else ("name = %s", self.namespace)
-        suffix = " FOR UPDATE" if lock and connections[self.using].features.has_select_for_update else ""
-        rows = self._sql(f"SELECT id, revision, epoch, deleted_at FROM {_NAMESPACE} WHERE {where}{suffix}", [param])
+        """Read the namespace's revision, epoch and function code versions, in one query."""
+        where, param = ("n.id = %s", self._namespace_id) if self._namespace_id else ("n.name = %s", self.namespace)
+        suffix = " FOR UPDATE OF n" if lock and connections[self.using].features.has_select_for_update else ""
+        rows = self._sql(
+            f"SELECT n.id, n.revision, n.epoch, n.deleted_at, c.function, c.code_version FROM {_NAMESPACE} n "
+            f"LEFT JOIN {_CODE} c ON c.namespace_id = n.id WHERE {where}{suffix}",
+            [param],
+        )
         if not rows:
             if self._namespace_id is not None:
                 self._namespace_id = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was removed")
-            rows = [self._create_namespace()]
-        namespace_id, revision, epoch, deleted_at = rows[0]
+            rows = [(*self._create_namespace(), None, None)]
+        namespace_id, revision, epoch, deleted_at = rows[0][:4]
         if deleted_at is not None:
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
         self._namespace_id, self.revision = namespace_id, revision
         if self._cached_at != (revision, epoch):
             self._reset_cache()
             self._cached_at = (revision, epoch)
+        self._codes = {function: code for *_, function, code in rows if function is not None}
 
     def _create_namespace(self) -> tuple[int, int, int, None]:
         from ..models import Namespace
@@ -334,6 +344,8 @@ class DatabaseStorage(Storage):
         rows = self._memo_rows.get(key[0])
         if rows is not None and rows.by_digest is not None:  # the common case, kept short
             row = rows.by_digest.get(key_digest(*key))
+        elif key[0] not in self._codes:
+            row = None  # the namespace has never stored a memo of this function
         else:
             row = self._row(_MEMO, _MEMO_COLUMNS, self._memo_rows, key)
         memo = None
@@ -372,6 +384,8 @@ class DatabaseStorage(Storage):
             raise TypeError(f"{call_label(key)} returned a value that cannot be stored: {exc}") from None
         self._last_encoded = None
         self._new[key] = (memo, blob, preview(memo.value))
+        if self._codes.get(key[0]) != memo.code:
+            self._new_codes[key[0]] = memo.code
         self._verified.pop(key, None)
         self._memos[key] = memo
 
@@ -380,6 +394,36 @@ class DatabaseStorage(Storage):
         memo.verified_at = self.revision
         if isinstance(memo, StoredMemo):
             self._verified[key] = memo
+
+    def stored_code(self) -> dict[str, str]:
+        """Code versions as the namespace recorded them when this unit of work began."""
+        return dict(self._codes)
+
+    def record_code(self, codes: dict[str, str]) -> None:
+        """Record new code versions and log them (inside the write unit of work that started their revision)."""
+        from ..models import RevisionLog
+
+        self._upsert_codes(codes)
+        names = ", ".join(sorted(codes))
+        RevisionLog.objects.using(self.using).create(
+            namespace_id=self._namespace_id,
+            revision=self.revision,
+            function=names[:300],
+            args=f"code changed: {names}",
+            action="code",
+            process=_PROCESS,
+        )
+
+    def _upsert_codes(self, codes: dict[str, str]) -> None:
+        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
+        self._insert(
+            _CODE,
+            ("namespace_id", "function", "code_version", "updated_at"),
+            [(self._namespace_id, function, code, now) for function, code in sorted(codes.items())],
+            " ON CONFLICT (namespace_id, function) DO UPDATE SET code_version = excluded.code_version, "
+            "updated_at = excluded.updated_at",
+        )
+        self._codes.update(codes)
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -454,6 +498,8 @@ class DatabaseStorage(Storage):
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
             if self._new:
                 self._write_new()
+            if self._new_codes:
+                self._upsert_codes(self._new_codes)
             if self._verified:
                 self._write_verified()
         self._reset_buffers()

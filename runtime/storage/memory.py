@@ -16,6 +16,7 @@ class MemoryStorage(Storage):
         self.revision = 0
         self._inputs: dict[Key, InputRecord] = {}
         self._memos: dict[Key, Memo] = {}
+        self._codes: dict[str, str] = {}
         # Bound C methods: the memo-hit path calls these directly.
         self.get_memo = self._memos.get  # type: ignore[method-assign]
         self.get_input = self._inputs.get  # type: ignore[method-assign]
@@ -44,6 +45,15 @@ class MemoryStorage(Storage):
     def put_memo(self, key: Key, memo: Memo) -> None:
         """Store the memo."""
         self._memos[key] = memo
+        self._codes[key[0]] = memo.code
+
+    def stored_code(self) -> dict[str, str]:
+        """The code of each function's latest memo."""
+        return dict(self._codes)
+
+    def record_code(self, codes: dict[str, str]) -> None:
+        """Remember the new code."""
+        self._codes.update(codes)
 
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Memos are shared objects here, so verifying updates them in place."""

@@ -177,6 +177,7 @@ def test_a_deleted_namespace_is_dropped_in_batches():
         + ['DELETE FROM "runtime_memo"'] * 5
         + ['DELETE FROM "runtime_inputvalue"'] * 3
         + ['DELETE FROM "runtime_revisionlog"'] * 3
+        + ['DELETE FROM "runtime_functioncode"']
         + ['DELETE FROM "runtime_namespace"']
     )
     assert not Namespace.objects.filter(name="gone").exists()

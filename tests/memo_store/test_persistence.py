@@ -12,7 +12,8 @@ from hypothesis.extra import numpy as hnp
 
 from runtime import Runtime, derived
 from runtime.api import DerivedFunction
-from runtime.models import Memo, MemoDependency, Namespace, RevisionLog
+from runtime.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog
+from runtime.registry import lookup
 from runtime.storage.codec import decode, encode, register_codec
 from runtime.storage.database import DatabaseStorage
 from runtime.values import values_equal
@@ -190,6 +191,33 @@ def test_memos_of_other_code_are_not_served():
     assert _declare(1, v2)(_runtime()) == 2  # bumped version: re-executed
     assert programs.RUNS == ["v1", "v2", "v2"]
     assert Memo.objects.get(function=f"{__name__}.evolving").code_version.startswith("1:")
+
+
+@derived
+def uses_evolving(rt) -> int:
+    programs.RUNS.append("uses")
+    return lookup(f"{__name__}.evolving")(rt) * 10
+
+
+def test_a_restart_with_changed_code_reexecutes_the_dependents_too():
+    def v1(rt):
+        return 1
+
+    def v2(rt):
+        return 2
+
+    _declare(0, v1)
+    assert uses_evolving(_runtime()) == 10
+    _declare(0, v2)  # a deploy: the next process declares other code for `evolving`
+    restarted = _runtime()
+    assert uses_evolving(restarted) == 20
+    assert restarted.revision == 1
+    assert FunctionCode.objects.get(function=f"{__name__}.evolving").code_version == lookup(
+        f"{__name__}.evolving"
+    ).code
+    assert list(RevisionLog.objects.values_list("revision", "action", "function")) == [
+        (1, "code", f"{__name__}.evolving")
+    ]
 
 
 def test_reverifying_a_chain_of_1000_memos_takes_at_most_10_queries():

@@ -116,6 +116,23 @@ def test_dependent_of_changed_function_reexecutes_at_the_next_revision(rt, redec
     assert RUNS == ["uses_formula", "formula", "uses_formula", "formula v2"]
 
 
+def test_dependent_of_changed_function_reexecutes_without_an_input_change(rt, redeclare):
+    base.set(rt, 1)
+    assert uses_formula(rt) == 20
+    revision = rt.revision
+
+    def changed(rt) -> int:
+        RUNS.append("formula v2")
+        return base(rt) + 2
+
+    redeclare(changed)
+    assert uses_formula(rt) == 30  # its own memo is current, but what it read is not
+    assert rt.revision == revision + 1  # the code change started a revision
+    assert RUNS == ["uses_formula", "formula", "uses_formula", "formula v2"]
+    assert uses_formula(rt) == 30
+    assert len(RUNS) == 4
+
+
 def test_version_bump_is_not_served_the_old_memo(rt, redeclare):
     base.set(rt, 1)
     formula(rt)
