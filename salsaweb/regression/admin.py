@@ -68,6 +68,12 @@ class DatasetAdmin(admin.ModelAdmin):
             return "–"
         return _link("admin:runtime_namespace_change", obj.namespace, object_id=obj.namespace_id)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
+        """Deleting a dataset takes its batches and records along, though they cannot be deleted one by one."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        cascaded = {str(Batch._meta.verbose_name), str(BatchRun._meta.verbose_name)}
+        return deleted, counts, set(perms_needed) - cascaded, protected
+
     def delete_model(self, request: HttpRequest, obj: Dataset) -> None:
         """Delete through the service, which also retires the runtime namespace."""
         services.dataset_delete(dataset=obj)
