@@ -39,17 +39,21 @@ class _ThreadState(threading.local):
         self.failed: dict[Key, Exception] = {}
 
 
-_STORE_LOCKS: weakref.WeakKeyDictionary[Storage, threading.RLock] = weakref.WeakKeyDictionary()
-_STORE_LOCKS_GUARD = threading.Lock()
+_STORE_STATE: weakref.WeakKeyDictionary[Storage, tuple[threading.RLock, _ThreadState]] = weakref.WeakKeyDictionary()
+_STORE_STATE_GUARD = threading.Lock()
 
 
-def _store_lock(storage: Storage) -> threading.RLock:
-    """The lock of one store object, the same for every Runtime made on it."""
-    with _STORE_LOCKS_GUARD:
-        lock = _STORE_LOCKS.get(storage)
-        if lock is None:
-            lock = _STORE_LOCKS[storage] = threading.RLock()
-        return lock
+def _store_state(storage: Storage) -> tuple[threading.RLock, _ThreadState]:
+    """The lock and per-thread call stacks of one store object, shared by every Runtime made on it.
+
+    The revision lives in the store, so two runtimes on one store must not compute at once,
+    and an input write through either is refused while either is executing in this thread.
+    """
+    with _STORE_STATE_GUARD:
+        state = _STORE_STATE.get(storage)
+        if state is None:
+            state = _STORE_STATE[storage] = (threading.RLock(), _ThreadState())
+        return state
 
 
 def _default_max_depth() -> int:
@@ -65,8 +69,7 @@ class Runtime:
         self.max_depth = max_depth if max_depth is not None else _default_max_depth()
         self.counters = Counters()
         self._listeners: list[Listener] = []
-        self._lock = _store_lock(self.storage)
-        self._tls = _ThreadState()
+        self._lock, self._tls = _store_state(self.storage)
         #: The declarations generation whose code this runtime last matched with its store.
         self._code_seen = -1
 

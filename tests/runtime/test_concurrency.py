@@ -240,3 +240,21 @@ def test_unit_of_work_block_holds_off_writers_from_other_threads(rt):
         assert doubled(rt) == 2
     assert writer.outcome() is True
     assert doubled(rt) == 10
+
+
+
+OTHER: list[Runtime] = []
+
+
+@derived
+def writes_through_other(rt) -> int:
+    x.set(OTHER[0], 2)
+    return 0
+
+
+def test_write_through_a_second_runtime_on_the_same_store_is_refused_inside_a_computation(rt, make_runtime):
+    OTHER[:] = [make_runtime(rt.storage)]
+    x.set(rt, 1)
+    with pytest.raises(InputWriteError):
+        writes_through_other(rt)
+    assert x(OTHER[0]) == 1
