@@ -7,7 +7,7 @@
   const config = JSON.parse(document.getElementById("dashboard-config").textContent);
   const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const FAST_POLL_MS = 1000;   // while training is under way or uploads are running
-  const SLOW_POLL_MS = 10000;  // otherwise, to notice work started elsewhere (the API, another tab)
+  const SLOW_POLL_MS = 5000;   // otherwise, to notice work started elsewhere (the API, another tab)
   const CURVES_SHOWN = 8;      // convergence curves overlaid: the latest batches'
   const RUN_PAGE_SIZE = 1000;
 
