@@ -71,7 +71,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Celery (salsaweb/celery.py reads every CELERY_* setting).  Production: Redis, e.g.
 # CELERY_BROKER_URL=redis://host:6379/0.  The default needs no server: messages are files
 # under CELERY_BROKER_FOLDER (salsaweb/broker.py), shared by the processes of one machine.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT = "salsaweb.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -1,0 +1,135 @@
+"""Real worker processes on Redis and the test database (SQLite or PostgreSQL): training, crashes, parallelism."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from runtime.models import Memo
+from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression.models import BatchRun, Dataset, TrainingState
+from salsaweb.regression.tasks import train_model
+from salsaweb.regression.training import naive_step
+from tests.conftest import REDIS_URL
+from tests.memo_store.checks import store_problems
+from tests.regression.conftest import correlated_batches
+
+from .live import Workers, live_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.services("redis"), pytest.mark.django_db(transaction=True)]
+
+FEATURES = ["x0", "x1", "x2"]
+
+
+def to_csv(X: np.ndarray, y: np.ndarray) -> str:
+    rows = "\n".join(",".join(repr(float(v)) for v in row) for row in np.column_stack([X, y]))
+    return ",".join([*FEATURES, "y"]) + "\n" + rows + "\n"
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Worker processes on Redis, a queue of their own, and this process sending to it; all killed at the end."""
+    pool = Workers(REDIS_URL, tmp_path)
+    with live_app(REDIS_URL, pool.queue):
+        try:
+            yield pool
+        finally:
+            pool.kill_all()
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user(username="owner", password="pw")
+
+
+def _slow_dataset(owner, name: str, iterations: int) -> Dataset:
+    """A naive-mode dataset whose training takes a second or two: 20,000 rows, every iteration over all of them."""
+    dataset = services.dataset_create(owner=owner, name=name, features=FEATURES, target="y", modes=["naive"],
+                                      tolerance=0.0, max_iterations=iterations)
+    (X, y), = correlated_batches(1, 20_000, features=3, seed=len(name))[0]
+    return dataset, to_csv(X, y)
+
+
+def _state(dataset: Dataset, mode: str = "naive") -> TrainingState:
+    return TrainingState.objects.get(dataset=dataset, mode=mode)
+
+
+def test_a_worker_trains_what_was_accepted(workers, owner):
+    workers.start("w1")
+    dataset = services.dataset_create(owner=owner, name="small", features=FEATURES, target="y")
+    batches, _ = correlated_batches(2, 1000, features=3, seed=1)
+    started = time.monotonic()
+    batch, queued = scheduling.batch_accept(dataset=dataset, content=to_csv(*batches[0]))
+    assert time.monotonic() - started < 2.0 and [s.status for s in queued] == ["queued", "queued"]
+    workers.wait_for("both modes trained", lambda: TrainingState.objects.filter(status="done", covered=1).count() == 2)
+    scheduling.batch_accept(dataset=dataset, content=to_csv(*batches[1]))
+    workers.wait_for("batch 2 trained", lambda: TrainingState.objects.filter(status="done", covered=2).count() == 2)
+    runs = BatchRun.objects.filter(dataset=dataset).order_by("batch__number", "mode")
+    assert [(r.batch.number, r.mode, r.first_batch, r.attempts) for r in runs] == [
+        (1, "incremental", 1, 1), (1, "naive", 1, 1), (2, "incremental", 2, 1), (2, "naive", 2, 1)]
+    assert selectors.model_get(dataset=dataset, mode="incremental")["up_to_date"]
+
+
+def test_kill_9_mid_training_loses_only_uncommitted_iterations(workers, owner):
+    iterations = 500
+    dataset, csv = _slow_dataset(owner, "crash", iterations)
+    first = workers.start("first")
+    scheduling.batch_accept(dataset=dataset, content=csv)
+
+    # Progress is visible from outside while it runs; kill the worker a third of the way in.
+    reached = workers.wait_for("a third of the iterations", lambda: (_state(dataset).iteration or 0) >= 160 and
+                               _state(dataset).iteration)
+    workers.kill(first)
+    steps = Memo.objects.filter(namespace__name=dataset.namespace, function=naive_step.id)
+    committed = steps.count()
+    assert 0 < committed < iterations + 1, f"reached {reached}, committed {committed}"
+    assert store_problems(dataset.namespace) == []
+    assert _state(dataset).status == "running"  # what the dashboard shows, until the lease runs out:
+    workers.wait_for("the dead worker's lease to run out",
+                     lambda: selectors.training_state_list(dataset=dataset)[0]["lease_expired"], timeout=10)
+
+    workers.start("second")  # its sweep queues the work again; it resumes from the stored iterations
+    errors = set()
+
+    def done() -> bool:
+        state = _state(dataset)
+        errors.add(state.error)
+        return state.status == "done"
+
+    workers.wait_for("training to finish after the restart", done)
+    assert any("stopped renewing its lease" in error for error in errors)  # shown until the work succeeded
+    state = _state(dataset)
+    assert (state.attempts, state.error) == (2, "")
+    run = BatchRun.objects.get(dataset=dataset)
+    assert (run.iterations, run.attempts, run.first_batch) == (iterations, 2, 1)
+    assert run.executed == iterations + 1 - committed  # only the iterations the crash had not committed
+    assert run.reused >= committed
+    assert steps.count() == iterations + 1
+    assert store_problems(dataset.namespace) == []
+
+
+def test_datasets_train_in_parallel_and_each_on_one_worker_at_a_time(workers, owner):
+    workers.start("w1")
+    workers.start("w2")
+    (a, csv_a), (b, csv_b) = _slow_dataset(owner, "a", 300), _slow_dataset(owner, "b", 300)
+    workers.wait_for("both workers ready", lambda: workers.log_tail().count(" ready.") == 2)
+    scheduling.batch_accept(dataset=a, content=csv_a)
+    scheduling.batch_accept(dataset=b, content=csv_b)
+
+    def both_running():
+        states = {s.dataset_id: s for s in TrainingState.objects.all()}
+        running = [s for s in states.values() if s.status == "running" and s.iteration is not None]
+        return len(running) == 2 and running[0].lease_owner.split(":")[1] != running[1].lease_owner.split(":")[1]
+
+    workers.wait_for("both datasets training at once, in different processes", both_running, timeout=20)
+    owner_of_a = _state(a).lease_owner
+    for _ in range(3):  # duplicate deliveries while it runs change nothing
+        train_model.delay(a.pk, "naive")
+    owners_seen = set()
+    while _state(a).status == "running":
+        owners_seen.add(_state(a).lease_owner)
+        time.sleep(0.02)
+    assert owners_seen == {owner_of_a}
+    workers.wait_for("both done", lambda: TrainingState.objects.filter(status="done").count() == 2)
+    assert [(r.dataset.name, r.attempts) for r in BatchRun.objects.order_by("dataset__name")] == [("a", 1), ("b", 1)]
