@@ -58,6 +58,7 @@ def test_sign_in_create_upload_and_see_model_and_charts(live_server, django_user
         page.fill("#id_target", "y")
         page.click("#create-dataset button[type=submit]")
         expect(page.locator("h1")).to_have_text("browser test")
+        expect(page.locator("#chart-timing .main-svg").first).to_be_visible()  # scripts loaded, charts drawn
 
         page.set_input_files("#file-input", [
             {"name": "first.csv", "mimeType": "text/csv", "buffer": _csv(1)},

@@ -347,5 +347,6 @@
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }));
 
+  window.addEventListener("load", render);  // Plotly (loaded after this script) is there by now
   refresh();
 })();
