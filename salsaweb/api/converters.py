@@ -1,14 +1,12 @@
 """The ``id`` path converter: a row id of at most 18 digits, so it always fits a 64-bit column.
 
 Django's ``int`` converter takes any length, and a 20-digit id overflows PostgreSQL's bigint
-(a server error instead of 404).  Importing this module registers the converter once.
+(a server error instead of 404).  Importing this module registers the converter once; the
+schema states the same range (``PATH_CONVERTER_OVERRIDES`` in the settings).
 """
 from __future__ import annotations
 
 from django.urls import register_converter
-
-#: Largest id the converter matches (18 digits).
-MAX_ID = 10**18 - 1
 
 
 class IdConverter:

@@ -14,7 +14,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class WriteRateThrottle(UserRateThrottle):
-    """Counts only writes, at the ``writes`` rate of DEFAULT_THROTTLE_RATES (read per request, so tests can change it)."""
+    """Counts only writes, at the ``writes`` rate of DEFAULT_THROTTLE_RATES (read per request: settings can change)."""
 
     scope = "writes"
 

@@ -18,8 +18,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from salsaweb.regression import scheduling, selectors, services
 from runtime.models import Memo
+from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
 from .converters import IdConverter

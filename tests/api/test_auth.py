@@ -24,7 +24,8 @@ def test_token_for_username_and_password(user) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"username": "ada", "password": "wrong"}, "non_field_errors"), ({"username": "ada"}, "password"), ({}, "username")],
+    [({"username": "ada", "password": "wrong"}, "non_field_errors"), ({"username": "ada"}, "password"),
+     ({}, "username")],
 )
 def test_token_refused_with_field_errors(user, body, field) -> None:
     answer = APIClient().post("/api/auth/token/", body, format="json")

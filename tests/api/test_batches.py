@@ -47,7 +47,8 @@ def test_columns_in_any_order_and_extra_columns_ignored(api, dataset, upload) ->
     assert run.rows_total == 2
 
 
-def test_json_rows_become_a_batch_and_equal_csv_is_a_duplicate(api, dataset, upload, django_capture_on_commit_callbacks):
+def test_json_rows_become_a_batch_and_equal_csv_is_a_duplicate(api, dataset, upload,
+                                                                django_capture_on_commit_callbacks) -> None:
     X, y = batch_data(3, rows=5)
     rows = [{"x0": a, "x1": b, "y": t, "comment": "ignored"} for (a, b), t in zip(X.tolist(), y.tolist())]
     with django_capture_on_commit_callbacks(execute=True):

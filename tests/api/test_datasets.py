@@ -7,7 +7,7 @@ from runtime.models import Namespace
 from salsaweb.regression import services
 from salsaweb.regression.models import Dataset
 
-from .conftest import csv_text, batch_data, token_client
+from .conftest import batch_data, csv_text, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from django.core.wsgi import get_wsgi_application
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from salsaweb.regression import scheduling, services
 

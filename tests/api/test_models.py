@@ -43,7 +43,8 @@ def test_model_errors(api, dataset, trained) -> None:
     assert missing.status_code == 404
     assert missing.json() == {"code": "not_trained", "mode": "incremental",
                               "detail": "no incremental model at revision 9 for this dataset yet"}
-    assert api.get(url, {"mode": "delta"}).json()["fields"]["mode"] == ["this dataset trains incremental, naive, not delta"]
+    assert api.get(url, {"mode": "delta"}).json()["fields"]["mode"] == [
+        "this dataset trains incremental, naive, not delta"]
     assert "mode" in api.get(url, {"mode": "fast"}).json()["fields"]
     assert "revision" in api.get(url, {"revision": "x"}).json()["fields"]
 
@@ -111,7 +112,8 @@ def test_curves_newest_first_with_the_optimum_loss(api, trained) -> None:
     assert [c["batch"] for c in body["results"]] == [2, 1]
     latest = body["results"][0]
     run = BatchRun.objects.get(dataset=trained, mode="naive", batch__number=2)
-    assert latest["losses"] == pytest.approx(run.losses) and latest["optimum_loss"] == pytest.approx(run.optimum["loss"])
+    assert latest["losses"] == pytest.approx(run.losses)
+    assert latest["optimum_loss"] == pytest.approx(run.optimum["loss"])
     assert len(latest["losses"]) == latest["iterations"] + 1
 
 

@@ -36,7 +36,8 @@ def test_schema_endpoint_lists_the_contract(api) -> None:
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
     upload = schema["paths"]["/api/datasets/{dataset_id}/batches/"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload)
-    assert {"201", "202", "400", "409", "413"} <= set(schema["paths"]["/api/datasets/{dataset_id}/batches/"]["post"]["responses"])
+    responses = schema["paths"]["/api/datasets/{dataset_id}/batches/"]["post"]["responses"]
+    assert {"201", "202", "400", "409", "413"} <= set(responses)
 
 
 def test_interactive_docs_are_served_from_local_static_files() -> None:

@@ -1,4 +1,4 @@
-"""Admin: datasets link to their batches, records and namespace's memos; namespaces link back; service rows read-only."""
+"""Admin: datasets link to batches, records and their namespace's memos; namespaces link back; read-only rows."""
 from __future__ import annotations
 
 import pytest
