@@ -11,12 +11,35 @@ import os
 from typing import Any
 
 from celery import Celery, bootsteps
+from celery.signals import task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.production")
 
 app = Celery("salsaweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def keep_database_connections(**kwargs: Any) -> None:
+    """Workers keep database connections for WORKER_CONN_MAX_AGE seconds (web requests: CONN_MAX_AGE).
+
+    Runs in the worker's main process before its pool processes start, which inherit it.
+    Opening a PostgreSQL connection costs more than a small training's transactions.
+    """
+    from django.conf import settings
+
+    for config in settings.DATABASES.values():
+        config["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@task_prerun.connect
+def close_broken_connections(task: Any = None, **kwargs: Any) -> None:
+    """Before each task, as before each web request: drop connections that broke or outlived their age."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()
 
 
 class TrainingSweeper(bootsteps.StartStopStep):

@@ -90,6 +90,11 @@ CELERY_TASK_IGNORE_RESULT = True  # results live in the database (TrainingState,
 CELERY_TASK_ACKS_LATE = True  # a task is acknowledged when it ends, so a lost worker's task is delivered again
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker holds one task per process: the others stay free for idle workers
+# Workers keep their database connections: Celery's Django fixup closes them only every
+# CELERY_DB_REUSE_MAX tasks, and before each task those that broke or are older than
+# WORKER_CONN_MAX_AGE seconds are closed (salsaweb/celery.py).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600)
 
 # Background training (salsaweb/regression/scheduling.py).
 TRAINING_CHECKPOINT_SECONDS = env_float("TRAINING_CHECKPOINT_SECONDS", 1.0)  # store iterations at least this often
