@@ -14,6 +14,11 @@ from celery import Celery, bootsteps
 from celery.signals import task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.production")
+# A worker process is the unit of parallelism (one per core by default): numpy's BLAS
+# threads on top of that oversubscribe the cores and slow every worker down.  Effective
+# in workers, which import this module before numpy; set these variables to override.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 app = Celery("salsaweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
