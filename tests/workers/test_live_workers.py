@@ -12,7 +12,6 @@ from salsaweb.regression.models import BatchRun, Dataset, TrainingState
 from salsaweb.regression.tasks import train_model
 from salsaweb.regression.training import naive_step
 from tests.conftest import REDIS_URL
-from tests.memo_store.checks import store_problems
 from tests.regression.conftest import correlated_batches
 
 from .live import Workers, live_app
@@ -85,7 +84,6 @@ def test_kill_9_mid_training_loses_only_uncommitted_iterations(workers, owner):
     workers.kill(first)
     committed = steps.count()
     assert stored_before <= committed < iterations + 1, f"committed {committed}"
-    assert store_problems(dataset.namespace) == []
     assert _state(dataset).status == "running"  # what the dashboard shows, until the lease runs out:
     workers.wait_for("the dead worker's lease to run out",
                      lambda: selectors.training_state_list(dataset=dataset)[0]["lease_expired"], timeout=10)
@@ -107,7 +105,6 @@ def test_kill_9_mid_training_loses_only_uncommitted_iterations(workers, owner):
     assert run.executed == iterations + 1 - committed  # only the iterations the crash had not committed
     assert run.reused >= committed
     assert steps.count() == iterations + 1
-    assert store_problems(dataset.namespace) == []
 
 
 def test_datasets_train_in_parallel_and_each_on_one_worker_at_a_time(workers, owner):
