@@ -16,7 +16,7 @@ import os
 import uuid
 from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic_ns
 from typing import Any
 
 from kombu.transport import filesystem
@@ -50,7 +50,7 @@ class Channel(filesystem.Channel):
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         """Write the message under a temporary name, then rename it into the queue folder."""
-        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"  # names sort in sending order
         staging = self.root / "staging" / name
         staging.write_bytes(str_to_bytes(dumps(payload)))
         os.replace(staging, Path(self.data_folder_out) / name)

@@ -20,7 +20,7 @@ from runtime.admin import NamespaceAdmin
 from runtime.models import Namespace
 
 from . import services
-from .models import Batch, BatchRun, Dataset
+from .models import Batch, BatchRun, Dataset, TrainingState
 
 
 def _link(url_name: str, text: Any, query: str = "", **kwargs: Any) -> SafeString:
@@ -149,3 +149,13 @@ class DatasetNamespaceAdmin(NamespaceAdmin):
         if obj.dataset_id is None:
             return "–"
         return _link("admin:regression_dataset_change", obj.dataset_name, object_id=obj.dataset_id)
+
+
+@admin.register(TrainingState)
+class TrainingStateAdmin(admin.ModelAdmin):
+    """Background training per (dataset, mode): queued, running (with progress and lease), done or failed."""
+
+    list_display = ["dataset", "mode", "status", "requested", "covered", "iteration", "loss", "attempts",
+                    "lease_owner", "lease_expires", "heartbeat_at"]
+    list_filter = ["status", "mode"]
+    readonly_fields = [field.name for field in TrainingState._meta.fields]

@@ -220,3 +220,10 @@ def test_training_state_list_shows_every_mode(dataset, csvs, monkeypatch):
         ("incremental", "queued", 2, 2, False), ("naive", "running", 2, 2, False)]
     TrainingState.objects.filter(mode="naive").update(lease_expires=timezone.now())
     assert selectors.training_state_list(dataset=dataset)[1]["lease_expired"] is True
+
+
+def test_the_admin_lists_training_states(dataset, csvs, monkeypatch, admin_client):
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    page = admin_client.get("/admin/regression/trainingstate/")
+    assert page.status_code == 200 and page.content.count(b"queued") >= 2
