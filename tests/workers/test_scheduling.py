@@ -226,4 +226,4 @@ def test_the_admin_lists_training_states(dataset, csvs, monkeypatch, admin_clien
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     page = admin_client.get("/admin/regression/trainingstate/")
-    assert page.status_code == 200 and page.content.count(b"queued") >= 2
+    assert page.status_code == 200 and b"2 training states" in page.content
