@@ -243,7 +243,8 @@ def scale(args: argparse.Namespace, logs: Path) -> None:
     print("\n## Scale-out: 4 datasets, 1 vs 2 worker processes (2 cores), makespan and CPU seconds by process\n")
     print("| load | workers | makespan s | speed-up | workers CPU s | PostgreSQL CPU s | Redis CPU s | bench CPU s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for load in ("naive, 20,000 rows x 2,000 iterations, one batch each", "incremental, 15 batches of 1,000 per dataset"):
+    loads = ("naive, 20,000 rows x 2,000 iterations, one batch each", "incremental, 15 batches of 1,000 per dataset")
+    for load in loads:
         base = None
         for count in (1, 2):
             tag = uuid.uuid4().hex[:6]
@@ -257,7 +258,7 @@ def scale(args: argparse.Namespace, logs: Path) -> None:
                 before = cpu_snapshot(workers)
                 started = time.perf_counter()
                 if load.startswith("naive"):
-                    for dataset, text in zip(datasets, heavy_texts):
+                    for dataset, text in zip(datasets, heavy_texts, strict=True):
                         scheduling.batch_accept(dataset=dataset, content=text)
                     wait_done([d.pk for d in datasets], {d.pk: 1 for d in datasets}, poll=0.01)
                 else:

@@ -48,7 +48,7 @@ def close_broken_connections(task: Any = None, **kwargs: Any) -> None:
 
 
 class TrainingSweeper(bootsteps.StartStopStep):
-    """Worker step: queue a ``regression.sweep_training`` task now and then (it expires if no worker takes it in time)."""
+    """Worker step: queue a ``regression.sweep_training`` task now and then (expiring if no worker takes it)."""
 
     requires = {"celery.worker.components:Timer"}
 

@@ -73,7 +73,9 @@ def training_request(*, dataset: Dataset, revision: int) -> list[TrainingState]:
     return states
 
 
-def batch_accept(*, dataset: Dataset, content: str | bytes, source: str = "batch.csv") -> tuple[Batch, list[TrainingState]]:
+def batch_accept(
+    *, dataset: Dataset, content: str | bytes, source: str = "batch.csv"
+) -> tuple[Batch, list[TrainingState]]:
     """Accept a CSV batch and queue the training of every mode the dataset maintains; returns at once.
 
     The batch and the request commit together; the tasks are sent only after the commit, so
