@@ -77,6 +77,7 @@ def test_serve_runs_web_and_worker_on_the_embedded_default_and_stops_both(tmp_pa
                 assert time.monotonic() < deadline and serve.poll() is None, output()
                 time.sleep(0.2)
         worker_pid = int(re.search(r"Worker started \(pid (\d+)\)", output()).group(1))
+        assert re.search(r"username:\s+salsa\n\s+password:\s+\S{12,}", output()), output()  # first run
 
         shell = subprocess.run([sys.executable, "manage.py", "shell", "-c", ACCEPT_AND_WAIT], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=90)

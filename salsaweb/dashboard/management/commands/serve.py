@@ -1,4 +1,4 @@
-"""``python manage.py serve [addr:port]``: migrate, then run the web server and a Celery worker together.
+"""``python manage.py serve [addr:port]``: migrate, first run, then the web server and a Celery worker together.
 
 The worker is a real ``celery -A salsaweb worker`` child process (in its own process group,
 restarted if it dies); the web server is Django's ``runserver`` without the autoreloader.
@@ -93,6 +93,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['addrport']}: {exc.strerror}") from None
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
+        # A new installation gets an account to sign in with (its password printed once) and samples.
+        call_command("first_run", url=f"http://{options['addrport']}/", verbosity=options["verbosity"])
         argv = [sys.executable, "-m", "celery", "-A", "salsaweb", "worker", "--loglevel=INFO"]
         if options["concurrency"]:
             argv.append(f"--concurrency={options['concurrency']}")
