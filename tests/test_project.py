@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import sqlite3
 import subprocess
@@ -157,3 +158,27 @@ def test_production_passes_deploy_check() -> None:
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+SERVE_STATIC = """
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.test import Client
+url = staticfiles_storage.url("vendor/plotly.min.js")
+response = Client().get(url, secure=True, HTTP_HOST="example.com", HTTP_ACCEPT_ENCODING="gzip")
+print(url, response.status_code, response.get("Content-Encoding"), response.get("Cache-Control"), sep="|")
+"""
+
+
+@pytest.mark.slow
+def test_production_serves_collected_static_files_compressed(tmp_path) -> None:
+    env = production_env(
+        DJANGO_SECRET_KEY=get_random_secret_key(), DJANGO_ALLOWED_HOSTS="example.com", DJANGO_STATIC_ROOT=str(tmp_path)
+    )
+    collected = manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+    served = manage("shell", "-c", SERVE_STATIC, env=env)
+    assert served.returncode == 0, served.stderr
+    url, status, encoding, cache = served.stdout.strip().splitlines()[-1].split("|")
+    assert re.fullmatch(r"/static/vendor/plotly\.min\.[0-9a-f]{12}\.js", url)
+    assert (status, encoding) == ("200", "gzip")
+    assert "max-age=315360000" in cache
