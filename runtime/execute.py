@@ -5,7 +5,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .backdate import backdated_changed_at
-from .storage.base import Key, Memo
+from .storage.base import FAILED_PREFIX, Key, Memo
 from .values import freeze
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def failed_code(code: str) -> str:
     served (its code is not the function's), never verified, never backdated against,
     and still gives ``previous_output`` its value.
     """
-    return "!" + code
+    return FAILED_PREFIX + code
 
 
 def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:

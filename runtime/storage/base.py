@@ -19,6 +19,10 @@ from ..values import values_equal
 #: A query key: ``(function id, normalized argument tuple)``; see ``runtime.keys``.
 Key = tuple[str, tuple[Hashable, ...]]
 
+#: A memo whose code starts with this is a failed call's kept value (``runtime.execute``):
+#: never served, and not the function's code, so stores do not record it as such.
+FAILED_PREFIX = "!"
+
 
 class StaleSnapshot(BaseException):
     """Raised by a backend when a read shows that another process moved past ``revision``.

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from ..keys import call_label
 from ..registry import lookup
-from .base import InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
+from .base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
 from .codec import decode, encode, preview, register_codec
 
 __all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
@@ -384,7 +384,7 @@ class DatabaseStorage(Storage):
             raise TypeError(f"{call_label(key)} returned a value that cannot be stored: {exc}") from None
         self._last_encoded = None
         self._new[key] = (memo, blob, preview(memo.value))
-        if self._codes.get(key[0]) != memo.code:
+        if self._codes.get(key[0]) != memo.code and not memo.code.startswith(FAILED_PREFIX):
             self._new_codes[key[0]] = memo.code
         self._verified.pop(key, None)
         self._memos[key] = memo

@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from contextlib import AbstractContextManager
 
-from .base import InputRecord, Key, Memo, Storage, StoreStats
+from .base import FAILED_PREFIX, InputRecord, Key, Memo, Storage, StoreStats
 
 
 class MemoryStorage(Storage):
@@ -45,7 +45,8 @@ class MemoryStorage(Storage):
     def put_memo(self, key: Key, memo: Memo) -> None:
         """Store the memo."""
         self._memos[key] = memo
-        self._codes[key[0]] = memo.code
+        if not memo.code.startswith(FAILED_PREFIX):
+            self._codes[key[0]] = memo.code
 
     def stored_code(self) -> dict[str, str]:
         """The code of each function's latest memo."""

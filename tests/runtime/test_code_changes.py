@@ -176,3 +176,23 @@ def test_code_fingerprint_is_the_same_in_every_process():
         )
         codes.add(done.stdout.strip())
     assert len(codes) == 1
+
+
+@derived
+def fails_when_negative(rt) -> int:
+    RUNS.append("fails_when_negative")
+    if base(rt) < 0:
+        raise ValueError("negative")
+    return base(rt)
+
+
+def test_a_failed_call_is_not_taken_for_a_code_change(rt, make_runtime):
+    base.set(rt, 1)
+    assert fails_when_negative(rt) == 1
+    base.set(rt, -1)
+    with pytest.raises(ValueError):
+        fails_when_negative(rt)
+    revision = rt.revision
+    other = make_runtime(rt.storage)  # compares the declared code with the store's
+    assert formula(other) == 0
+    assert other.revision == revision
