@@ -211,27 +211,6 @@ def test_failed_call_is_never_backdated_to_its_value_before_the_failure(rt):
     assert rt.counters.executions == 2
 
 
-def test_caller_that_handled_an_error_reexecutes_when_the_old_value_comes_back(rt):
-    x.set(rt, 5)
-    assert tolerant(rt) == "ok 5"
-    x.set(rt, -1)
-    assert tolerant(rt) == "fallback"
-    x.set(rt, 5)
-    assert tolerant(rt) == "ok 5"
-
-
-def test_failed_call_is_never_backdated_to_its_value_before_the_failure(rt):
-    x.set(rt, 5)
-    tolerant(rt)
-    x.set(rt, -1)
-    tolerant(rt)
-    x.set(rt, 5)
-    rt.reset_counters()
-    tolerant(rt)
-    assert rt.counters.backdates == 0
-    assert rt.counters.executions == 2
-
-
 def test_failed_call_raises_again_at_the_same_revision(rt):
     x.set(rt, 5)
     checked(rt)
