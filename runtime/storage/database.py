@@ -159,11 +159,12 @@ class StoredInput(InputRecord):
 class _Rows:
     """What is known of one function's rows: loaded whole (``by_digest``) or read key by key."""
 
-    __slots__ = ("by_digest", "asked")
+    __slots__ = ("by_digest", "asked", "too_many")
 
     def __init__(self) -> None:
         self.by_digest: dict[str, tuple[Any, ...]] | None = None
         self.asked = 0
+        self.too_many = False  # more rows than PREFETCH_LIMIT: always read by key
 
 
 class DatabaseStorage(Storage):
@@ -287,7 +288,7 @@ class DatabaseStorage(Storage):
         function, key_args = key
         digest = key_digest(function, key_args)
         rows = known.setdefault(function, _Rows())
-        if rows.by_digest is None and rows.asked + 1 >= BULK_AFTER_KEYS:
+        if rows.by_digest is None and not rows.too_many and rows.asked + 1 >= BULK_AFTER_KEYS:
             self._load_function(table, columns, function, rows)
         rows.asked += 1
         if rows.by_digest is not None:
@@ -307,7 +308,7 @@ class DatabaseStorage(Storage):
         if len(found) <= PREFETCH_LIMIT:
             rows.by_digest = {row[1]: row for row in found}
         else:
-            rows.asked = -(10**9)  # too many: stay with reads by key
+            rows.too_many = True
 
     def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
         """Read a large value, checking the row still holds what its metadata described."""
@@ -331,7 +332,7 @@ class DatabaseStorage(Storage):
                 else (_MEMO, _MEMO_COLUMNS, self._memo_rows)
             )
             rows = known.setdefault(function, _Rows())
-            if rows.by_digest is None and rows.asked >= 0:
+            if rows.by_digest is None and not rows.too_many:
                 self._load_function(table, columns, function, rows)
 
     # -- memos --------------------------------------------------------------------------
