@@ -228,22 +228,22 @@ class MemoAdmin(ReadOnlyAdmin):
                     "execution_time", "written_at")
     list_select_related = ("namespace",)
     list_filter = ("namespace", FunctionFilter, CodeVersionFilter, ChangedAtFilter)
-    sortable_by = ("changed_at", "verified_at")
+    sortable_by = ("changed_at",)
     search_fields = ("label",)
     search_help_text = "Calls whose text starts with this (case-sensitive), e.g. double(rt, 1 — indexed."
     actions = ("invalidate", "invalidate_with_dependents")
     fieldsets = (
         (None, {"fields": ("label", "namespace", "function", "args_key", "key_digest")}),
         ("Value", {"fields": ("value_preview", "value_digest")}),
-        ("Revisions", {"fields": ("changed_at", "verified_at", "namespace_revision")}),
+        ("Revisions", {"fields": ("changed_at", "executed_at", "verified_at", "namespace_revision")}),
         ("Execution", {"fields": ("code_version", "execution_time", "written_at")}),
         ("Dependencies", {"fields": ("dependencies_in_order", "dependents")}),
     )
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        """Never read the value column for lists or the change page's fields."""
-        return super().get_queryset(request).defer("value")
+        """Never read the value column for lists or the change page's fields; join the verification row."""
+        return super().get_queryset(request).defer("value").with_verified_at()
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Prefix search on the call text through the label index (a substring search would scan every row)."""
@@ -283,6 +283,11 @@ class MemoAdmin(ReadOnlyAdmin):
     def execution_time(self, obj: Memo) -> str:
         """Seconds the last execution took, readably."""
         return f"{obj.duration * 1000:.3g} ms" if obj.duration < 1 else f"{obj.duration:.3g} s"
+
+    @admin.display(description="verified at")
+    def verified_at(self, obj: Memo) -> int:
+        """The last revision the memo was known current at (its execution, or a later re-verification)."""
+        return obj.verified_at  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description="namespace revision")
     def namespace_revision(self, obj: Memo) -> int:

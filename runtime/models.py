@@ -1,4 +1,4 @@
-"""The memo store's tables: namespaces, the revision log, inputs, memos and their dependency edges.
+"""The memo store's tables: namespaces, the revision log, inputs, memos, their verifications and dependency edges.
 
 Rows are keyed within a namespace by ``key_digest``, a SHA-1 of the function id and the
 canonical argument text, so lookups and edges use one short indexed column.  Values are
@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Func, QuerySet
-from django.db.models.functions import Substr
+from django.db.models.functions import Coalesce, Substr
 
 # -- prefix search on memo labels (the call text, e.g. ``double(rt, 1)``), served by an index
 #
@@ -116,8 +116,20 @@ class InputValue(models.Model):
         return f"{self.function}{self.args_key}"
 
 
+class MemoQuerySet(QuerySet):
+    """Memo rows, with the revision each was last verified at on request."""
+
+    def with_verified_at(self) -> "MemoQuerySet":
+        """Annotate ``verified_at``: the later of the execution and of any re-verification since."""
+        return self.annotate(verified_at=Coalesce("verification__verified_at", "executed_at"))
+
+
 class Memo(models.Model):
-    """A memoized derived call: value, revisions, code version, cost, and (via edges) what it read."""
+    """A memoized derived call: value, revisions, code version, cost, and (via edges) what it read.
+
+    ``executed_at`` is the revision of the execution that wrote the row; re-verifying it later
+    writes a ``Verification`` row instead of rewriting this wide one (see ``with_verified_at``).
+    """
 
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="memos", db_index=False)
     function = models.CharField(max_length=300)
@@ -131,11 +143,13 @@ class Memo(models.Model):
     )
     preview = models.CharField(max_length=200, blank=True)
     changed_at = models.BigIntegerField()
-    verified_at = models.BigIntegerField()
+    executed_at = models.BigIntegerField(help_text="The revision of the execution that wrote this value.")
     code_version = models.CharField(max_length=64)
     duration = models.FloatField(help_text="Seconds the last execution took.")
     written_at = models.DateTimeField()
     written_by = models.CharField(max_length=100, default="", help_text="host:pid:flush of the process that wrote it.")
+
+    objects = MemoQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -144,7 +158,6 @@ class Memo(models.Model):
         indexes = [
             models.Index(fields=["namespace", "function", "code_version"], name="runtime_memo_ns_fn_code"),
             models.Index(fields=["namespace", "changed_at"], name="runtime_memo_ns_changed"),
-            models.Index(fields=["namespace", "verified_at"], name="runtime_memo_ns_verified"),
             models.Index(fields=["function", "code_version"], name="runtime_memo_fn_code"),
             # Serves the admin's search by call-text prefix (see filter_label_prefix).
             models.Index(label_head(), name="runtime_memo_label_head"),
@@ -152,6 +165,34 @@ class Memo(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class RowIdOneToOneField(models.OneToOneField):
+    """A one-to-one primary key that SQLite stores as the table's rowid.
+
+    SQLite makes only an ``integer primary key`` column the rowid; Django declares this one
+    ``bigint``, which would add a second B-tree to look every row up through.  Other
+    databases get the usual column.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        """``integer`` on SQLite (still 64 bits there), the target's type elsewhere."""
+        return "integer" if connection.vendor == "sqlite" else super().db_type(connection)
+
+
+class Verification(models.Model):
+    """The revision a memo was last re-verified at, when that is later than its execution.
+
+    A narrow row of its own: re-verifying thousands of memos (the common case after an input
+    change that reached none of them) rewrites these integer pairs, not the wide, indexed memo
+    rows.  Re-executing a memo removes its row.
+    """
+
+    memo = RowIdOneToOneField(Memo, on_delete=models.CASCADE, primary_key=True, related_name="verification")
+    verified_at = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.memo_id} verified at {self.verified_at}"
 
 
 class MemoDependency(models.Model):

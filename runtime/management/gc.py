@@ -5,7 +5,8 @@ namespace's row lock (``SELECT ... FOR UPDATE``; on SQLite the IMMEDIATE transac
 the database's write lock), the same lock ``DatabaseStorage`` takes to flush and to change
 inputs, so a batch never interleaves with a worker's write.  Removing memos is always safe: a
 missing memo re-executes on next use, and from the next revision on the memos that read it
-re-verify, find it missing and re-execute too.  A batch deletes edges first, then the memos by id.
+re-verify, find it missing and re-execute too.  A batch deletes edges and verification rows
+first, then the memos by id.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from ..models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog
+from ..models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
 from ..registry import lookup
 
 if TYPE_CHECKING:
@@ -86,6 +87,13 @@ def _delete_ids(model: type[Model], column: str, ids: list[int], using: str) -> 
         return cursor.rowcount
 
 
+def _delete_memo_ids(ids: list[int], using: str) -> tuple[int, int]:
+    """Delete these memos with their edges and verification rows; return (memos, edges)."""
+    edges = _delete_ids(MemoDependency, "memo_id", ids, using)
+    _delete_ids(Verification, "memo_id", ids, using)
+    return _delete_ids(Memo, "id", ids, using), edges
+
+
 def _delete_memos(namespace_id: int, condition: Q, batch_size: int, using: str) -> tuple[int, int]:
     """Delete the namespace's memos matching ``condition`` and their edges; return (memos, edges)."""
     memos = edges = 0
@@ -99,8 +107,8 @@ def _delete_memos(namespace_id: int, condition: Q, batch_size: int, using: str) 
                 .values_list("id", flat=True)[:batch_size]
             )
             if ids:
-                edges += _delete_ids(MemoDependency, "memo_id", ids, using)
-                memos += _delete_ids(Memo, "id", ids, using)
+                deleted, edges_deleted = _delete_memo_ids(ids, using)
+                memos, edges = memos + deleted, edges + edges_deleted
         if len(ids) < batch_size:
             return memos, edges
 
@@ -127,6 +135,8 @@ def _drop_namespace(namespace_id: int, batch_size: int, using: str) -> tuple[int
                 rows = model.objects.using(using).filter(namespace_id=namespace_id)
                 ids = list(rows.values_list("id", flat=True)[:batch_size])
                 if ids:
+                    if model is Memo:
+                        _delete_ids(Verification, "memo_id", ids, using)
                     removed[model] += _delete_ids(model, "id", ids, using)
                     break
             else:
@@ -178,8 +188,8 @@ def invalidate_memos(
             with transaction.atomic(using=using):
                 if not _lock_namespace(namespace_id, using):
                     break
-                total_edges += _delete_ids(MemoDependency, "memo_id", batch, using)
-                total_memos += _delete_ids(Memo, "id", batch, using)
+                memos_deleted, edges_deleted = _delete_memo_ids(batch, using)
+                total_memos, total_edges = total_memos + memos_deleted, total_edges + edges_deleted
     return total_memos, total_edges
 
 
@@ -380,7 +390,9 @@ def collect_garbage(
         rules += [("stale code", detail, condition) for detail, condition in _stale_conditions(result, using)]
     if unverified_before is not None:
         detail = f"verified before revision {unverified_before}"
-        rules.append(("unverified", detail, Q(verified_at__lt=unverified_before)))
+        rules.append(("unverified", detail, Q(executed_at__lt=unverified_before) & (
+            Q(verification__isnull=True) | Q(verification__verified_at__lt=unverified_before)
+        )))
     for ns_id, name in live:
         for rule, detail, condition in rules:
             if delete:

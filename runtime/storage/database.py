@@ -2,11 +2,15 @@
 
 A unit of work reads the namespace's revision ``R`` and epoch once.  Rows are read by key at
 first and, from the second key of a function on (or when verification is about to walk a
-memo's dependencies), all of that function's rows at once; small values come with the rows,
-larger ones are read when first used.  What was read is kept across units of work until the
-revision or the epoch (bumped by anything that deletes memos) moves.  New and re-verified
-memos are buffered and written when the outermost unit of work ends, in one transaction
-under the namespace's row lock, with multi-row statements.
+memo's dependencies), all of that function's rows at once.  A read by key brings the whole
+row (small values inline, larger ones read when first used); a whole-function load brings
+only what verification needs, and the first use of one of those memos' values reads the
+function's values in one more query.  What was read is kept across units of work, and across
+revisions that (by the revision log) only changed inputs: those inputs are read again.
+Anything that deletes memos bumps the namespace's epoch and makes it read everything again.
+New and re-verified memos are buffered and written when the outermost unit of work ends, in
+one transaction under the namespace's row lock, with multi-row statements; a re-verification
+writes only a narrow ``Verification`` row.
 
 Other processes may move the namespace on meanwhile: a read that shows a change after ``R``
 raises ``StaleSnapshot`` and the engine restarts the call at the newer revision; a write
@@ -27,7 +31,8 @@ import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Hashable
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
 
 import msgpack
 from django.db import IntegrityError, connections, transaction
@@ -44,6 +49,8 @@ __all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "pa
 PREFETCH_LIMIT = 5000
 #: Rows of a function are read one key at a time until this many keys were asked for.
 BULK_AFTER_KEYS = 2
+#: Rows read at an older revision are kept if at most this many revisions (all input changes) passed.
+FOLLOW_LOG_LIMIT = 1000
 #: Values up to this many bytes come with the rows a load reads; larger ones on first use.
 INLINE_VALUE_BYTES = 8192
 #: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
@@ -51,10 +58,28 @@ MAX_PARAMS = 30000
 _MISSING = object()
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 _MEMO, _EDGE, _INPUT = "runtime_memo", "runtime_memodependency", "runtime_inputvalue"
-_NAMESPACE, _CODE = "runtime_namespace", "runtime_functioncode"
-_INLINE = f"CASE WHEN length(value) <= {INLINE_VALUE_BYTES} THEN value END"
-_MEMO_COLUMNS = f"id, key_digest, value_digest, changed_at, verified_at, code_version, duration, deps, {_INLINE}"
-_INPUT_COLUMNS = f"id, key_digest, changed_at, deleted, {_INLINE}"
+_NAMESPACE, _CODE, _VERIFICATION = "runtime_namespace", "runtime_functioncode", "runtime_verification"
+_LOG = "runtime_revisionlog"
+_INLINE = f"CASE WHEN length(m.value) <= {INLINE_VALUE_BYTES} THEN m.value END"
+#: What verification needs of a memo (``verified_at`` is the later of its execution and re-verification).
+_MEMO_META = "m.id, m.key_digest, m.changed_at, COALESCE(v.verified_at, m.executed_at), m.code_version, m.deps"
+#: What only using a memo needs: its value digest, execution time and (when small) value.
+_MEMO_DETAILS = f"m.value_digest, m.duration, {_INLINE}"
+_INPUT_COLUMNS = f"m.id, m.key_digest, m.changed_at, m.deleted, {_INLINE}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """How to read one kind of row: the FROM clause (the table as ``m``) and the columns per kind of read."""
+
+    source: str
+    by_key: str
+    whole: str
+
+
+_MEMOS = _Table(f"{_MEMO} m LEFT JOIN {_VERIFICATION} v ON v.memo_id = m.id", f"{_MEMO_META}, {_MEMO_DETAILS}",
+                _MEMO_META)
+_INPUTS = _Table(f"{_INPUT} m", _INPUT_COLUMNS, _INPUT_COLUMNS)
 
 
 class NamespaceDeleted(Exception):
@@ -92,13 +117,13 @@ def pack_deps(deps: tuple[Key, ...]) -> bytes:
 
 
 def unpack_deps(blob: bytes) -> tuple[Key, ...]:
-    """Inverse of ``pack_deps``: keys are tuples of tuples again."""
+    """Inverse of ``pack_deps``: keys are tuples of tuples again (``StoredMemo`` inlines the plain case)."""
     if blob[0] == 0x6D:  # b"m"
-        return _unpack_plain(memoryview(blob)[1:])
+        return _unpackb(blob[1:], use_list=False)
     return decode(bytes(blob[1:]))
 
 
-_unpack_plain = functools.partial(msgpack.unpackb, use_list=False, raw=False)
+_unpackb = msgpack.unpackb
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -107,23 +132,70 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class StoredMemo(Memo):
-    """A memo read from the table: its value is decoded (or read) on first use."""
+    """A memo read from the table at revision R: what verification needs now, the rest on first use.
 
-    __slots__ = ("row_id", "digest", "_storage", "_blob", "_loaded")
+    ``details`` is the row's value digest, duration and inline value (None when large: read on
+    first use); a read by key brings them with the row, a whole-function load does not.
+    """
 
-    def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...], verified_at: int) -> None:
-        # Slots are set directly (not through Memo.__init__): thousands are made per load.
-        self.row_id, _, self.digest, self.changed_at, _, self.code, self.duration, deps, self._blob = row
-        self.verified_at, self.deps, self._storage, self._loaded = verified_at, unpack_deps(deps), storage, False
+    __slots__ = ("row_id", "details", "_rows")
+
+    def __init__(self, rows: _Rows, row: tuple[Any, ...], revision: int) -> None:
+        """Raise StaleSnapshot if the row changed after ``revision``."""
+        # Slots are set directly (not through Memo.__init__): a walk makes thousands.
+        self.row_id, self.changed_at, verified_at, self.code, deps = row[0], row[2], row[3], row[4], row[5]
+        if self.changed_at > revision:
+            raise StaleSnapshot()
+        # A memo verified after R but unchanged since before R is valid at R too.
+        self.verified_at = verified_at if verified_at < revision else revision
+        self.deps = _unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
+        self.details, self._rows = row[6:] or None, rows
+
+    @classmethod
+    def written(cls, rows: _Rows, row_id: int, memo: Memo, digest: str) -> StoredMemo:
+        """``memo`` as this process just wrote it to row ``row_id``."""
+        stored = cls.__new__(cls)
+        stored.row_id, stored.changed_at, stored.verified_at = row_id, memo.changed_at, memo.verified_at
+        stored.code, stored.deps, stored.details, stored._rows = memo.code, memo.deps, (digest, memo.duration, None), rows
+        Memo.value.__set__(stored, memo.value)  # type: ignore[attr-defined]
+        return stored
+
+    def _details(self) -> tuple[str, float, bytes | None]:
+        if self.details is None:
+            self.details = self._rows.storage._memo_details(self._rows, self)
+        return self.details
+
+    @property
+    def digest(self) -> str:
+        """Digest of the encoded value (equal digests: equal values)."""
+        return self._details()[0]
+
+    @property  # type: ignore[override]
+    def duration(self) -> float:
+        """Seconds the execution took."""
+        return self._details()[1]
 
     @property  # type: ignore[override]
     def value(self) -> Any:
         """The decoded value."""
-        if not self._loaded:
-            blob = self._blob if self._blob is not None else self._storage._read_value(_MEMO, self)
-            Memo.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
-            self._blob, self._loaded = None, True
-        return Memo.value.__get__(self)  # type: ignore[attr-defined]
+        try:
+            return Memo.value.__get__(self)  # type: ignore[attr-defined]
+        except AttributeError:  # not decoded yet
+            blob = self._details()[2]
+            if blob is None:
+                blob = self._rows.storage._read_value(_MEMO, self)
+            value = decode(blob)
+            Memo.value.__set__(self, value)  # type: ignore[attr-defined]
+            return value
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the value was decoded (or set) already."""
+        try:
+            Memo.value.__get__(self)  # type: ignore[attr-defined]
+        except AttributeError:
+            return False
+        return True
 
     @value.setter
     def value(self, new: Any) -> None:
@@ -157,14 +229,43 @@ class StoredInput(InputRecord):
 
 
 class _Rows:
-    """What is known of one function's rows: loaded whole (``by_digest``) or read key by key."""
+    """What is known of one function's rows: loaded whole (``by_digest``) or read key by key.
 
-    __slots__ = ("by_digest", "asked", "too_many")
+    ``details`` holds, once a memo loaded whole was used, every row's details by row id.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("storage", "function", "by_digest", "details", "asked", "too_many")
+
+    def __init__(self, storage: DatabaseStorage, function: str) -> None:
+        self.storage, self.function = storage, function
         self.by_digest: dict[str, tuple[Any, ...]] | None = None
+        self.details: dict[int, tuple[Any, ...]] | None = None
         self.asked = 0
         self.too_many = False  # more rows than PREFETCH_LIMIT: always read by key
+
+
+class _MemoCache(dict):  # type: ignore[type-arg]
+    """The memos read in this snapshot, by key; a missing key is made from its row.
+
+    ``DatabaseStorage.get_memo`` is this dict's own ``__getitem__``: the walk looks most memos
+    up more than once, and a hit then costs a C call, as on the in-memory backend.
+    """
+
+    __slots__ = ("_storage", "_rows")
+
+    def __init__(self, storage: DatabaseStorage, rows: dict[str, _Rows]) -> None:
+        super().__init__()
+        self._storage, self._rows = storage, rows
+
+    def __missing__(self, key: Key) -> Memo | None:
+        rows = self._rows.get(key[0])
+        if rows is not None and rows.by_digest is not None:  # a function loaded whole: the walk's case, kept short
+            row = rows.by_digest.get(key_digest(*key))
+            memo = None if row is None else StoredMemo(rows, row, self._storage.revision)
+        else:
+            memo = self._storage._read_memo(key)
+        self[key] = memo
+        return memo
 
 
 class DatabaseStorage(Storage):
@@ -187,9 +288,10 @@ class DatabaseStorage(Storage):
 
     def _reset_cache(self) -> None:
         """Forget every row read."""
-        self._memos: dict[Key, Memo | None] = {}
-        self._inputs: dict[Key, InputRecord | None] = {}
         self._memo_rows: dict[str, _Rows] = {}
+        self._memos = _MemoCache(self, self._memo_rows)
+        self.get_memo = self._memos.__getitem__  # type: ignore[method-assign]
+        self._inputs: dict[Key, InputRecord | None] = {}
         self._input_rows: dict[str, _Rows] = {}
         # Code version by function, as the namespace recorded it when this unit of work began:
         # a function with no entry has no memos here, so reading its rows is skipped.
@@ -219,12 +321,17 @@ class DatabaseStorage(Storage):
                 with transaction.atomic(using=self.using):
                     self._begin(lock=True)
                     yield
+                # Committed under the lock from the revision the cache is at: the cache holds the change.
+                self._cached_at = (self.revision, self._cached_at[1])  # type: ignore[index]
             else:
                 self._begin(lock=False)
                 try:
                     yield
                 finally:
                     self._flush()
+        except BaseException:
+            self._cached_at = None  # what was read or cached may not have been written
+            raise
         finally:
             self._depth, self._write = 0, False
             self._reset_buffers()
@@ -266,10 +373,36 @@ class DatabaseStorage(Storage):
         if deleted_at is not None:
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
         self._namespace_id, self.revision = namespace_id, revision
-        if self._cached_at != (revision, epoch):
+        if self._cached_at != (revision, epoch) and not self._follow_log(revision, epoch):
             self._reset_cache()
-            self._cached_at = (revision, epoch)
+        self._cached_at = (revision, epoch)
         self._codes = {function: code for *_, function, code in rows if function is not None}
+
+    def _follow_log(self, revision: int, epoch: int) -> bool:
+        """Keep what was read at an older revision when only inputs changed since: forget just those.
+
+        A memo row read then is still a fact about that revision: the engine re-verifies it now,
+        and a row another process rewrote meanwhile is at worst recomputed (the write keeps
+        theirs).  So only the inputs of the functions the revision log names are dropped.
+        Deleted memos (the epoch), code changes, a gap in the log or a long way to go drop all.
+        """
+        if self._cached_at is None:
+            return False
+        cached_revision, cached_epoch = self._cached_at
+        if epoch != cached_epoch or not cached_revision < revision <= cached_revision + FOLLOW_LOG_LIMIT:
+            return False
+        log = self._sql(
+            f"SELECT revision, function, action FROM {_LOG} WHERE namespace_id = %s AND revision > %s "
+            "AND revision <= %s",
+            [self._namespace_id, cached_revision, revision],
+        )
+        if len({row[0] for row in log}) != revision - cached_revision or any(row[2] == "code" for row in log):
+            return False
+        changed = {row[1] for row in log}
+        for function in changed:
+            self._input_rows.pop(function, None)
+        self._inputs = {key: record for key, record in self._inputs.items() if key[0] not in changed}
+        return True
 
     def _create_namespace(self) -> tuple[int, int, int, None]:
         from ..models import Namespace
@@ -283,32 +416,51 @@ class DatabaseStorage(Storage):
 
     # -- reading rows -------------------------------------------------------------------
 
-    def _row(self, table: str, columns: str, known: dict[str, _Rows], key: Key) -> tuple[Any, ...] | None:
-        """The row of ``key`` in ``table``: from a whole-function load once that pays, else by key."""
-        function, key_args = key
-        digest = key_digest(function, key_args)
-        rows = known.setdefault(function, _Rows())
+    def _rows_of(self, known: dict[str, _Rows], function: str) -> _Rows:
+        rows = known.get(function)
+        if rows is None:
+            rows = known[function] = _Rows(self, function)
+        return rows
+
+    def _row(self, table: _Table, rows: _Rows, key: Key) -> tuple[Any, ...] | None:
+        """The row of ``key``: from a whole-function load once that pays, else by key."""
+        digest = key_digest(*key)
         if rows.by_digest is None and not rows.too_many and rows.asked + 1 >= BULK_AFTER_KEYS:
-            self._load_function(table, columns, function, rows)
+            self._load_function(table, rows)
         rows.asked += 1
         if rows.by_digest is not None:
             return rows.by_digest.get(digest)
         found = self._sql(
-            f"SELECT {columns} FROM {table} WHERE namespace_id = %s AND key_digest = %s",
+            f"SELECT {table.by_key} FROM {table.source} WHERE m.namespace_id = %s AND m.key_digest = %s",
             [self._namespace_id, digest],
         )
         return found[0] if found else None
 
-    def _load_function(self, table: str, columns: str, function: str, rows: _Rows) -> None:
-        """Read every row of ``function`` unless there are more than PREFETCH_LIMIT."""
+    def _load_function(self, table: _Table, rows: _Rows) -> None:
+        """Read every row of a function unless there are more than PREFETCH_LIMIT."""
         found = self._sql(
-            f"SELECT {columns} FROM {table} WHERE namespace_id = %s AND function = %s LIMIT {PREFETCH_LIMIT + 1}",
-            [self._namespace_id, function],
+            f"SELECT {table.whole} FROM {table.source} WHERE m.namespace_id = %s AND m.function = %s "
+            f"LIMIT {PREFETCH_LIMIT + 1}",
+            [self._namespace_id, rows.function],
         )
         if len(found) <= PREFETCH_LIMIT:
             rows.by_digest = {row[1]: row for row in found}
         else:
             rows.too_many = True
+
+    def _memo_details(self, rows: _Rows, memo: StoredMemo) -> tuple[str, float, bytes | None]:
+        """The details of a memo loaded whole, read for all of its function's rows at the first use of one."""
+        if rows.details is None:
+            found = self._sql(
+                f"SELECT m.id, m.changed_at, {_MEMO_DETAILS} FROM {_MEMO} m "
+                f"WHERE m.namespace_id = %s AND m.function = %s LIMIT {PREFETCH_LIMIT + 1}",
+                [self._namespace_id, rows.function],
+            )
+            rows.details = {row[0]: row[1:] for row in found}
+        found_row = rows.details.get(memo.row_id)
+        if found_row is None or found_row[0] != memo.changed_at:  # rewritten or removed since it was read
+            raise StaleSnapshot()
+        return found_row[1:]
 
     def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
         """Read a large value, checking the row still holds what its metadata described."""
@@ -319,45 +471,33 @@ class DatabaseStorage(Storage):
         return found[0][0]
 
     def prefetch(self, key: Key) -> None:
-        """Before verifying ``key``: load whole every function its memo read."""
+        """Before verifying ``key``: load whole every function its memo read whose rows are not held yet."""
         memo = self._memos.get(key)
         if memo is None:
             return
-        for function in {dep[0] for dep in memo.deps}:
+        memos, inputs = self._memos, self._inputs
+        for function in {dep[0] for dep in memo.deps if dep not in memos and dep not in inputs}:
             declared = lookup(function)
             if declared is None:
                 continue
-            table, columns, known = (
-                (_INPUT, _INPUT_COLUMNS, self._input_rows) if declared.is_input
-                else (_MEMO, _MEMO_COLUMNS, self._memo_rows)
-            )
-            rows = known.setdefault(function, _Rows())
+            table, known = (_INPUTS, self._input_rows) if declared.is_input else (_MEMOS, self._memo_rows)
+            rows = self._rows_of(known, function)
             if rows.by_digest is None and not rows.too_many:
-                self._load_function(table, columns, function, rows)
+                self._load_function(table, rows)
 
     # -- memos --------------------------------------------------------------------------
 
-    def get_memo(self, key: Key) -> Memo | None:
+    def get_memo(self, key: Key) -> Memo | None:  # replaced per snapshot by its _MemoCache's lookup
         """The memo of ``key`` as of ``revision`` (raises StaleSnapshot if it is newer)."""
-        memo = self._memos.get(key, _MISSING)
-        if memo is not _MISSING:
-            return memo  # type: ignore[return-value]
-        rows = self._memo_rows.get(key[0])
-        if rows is not None and rows.by_digest is not None:  # the common case, kept short
-            row = rows.by_digest.get(key_digest(*key))
-        elif key[0] not in self._codes:
-            row = None  # the namespace has never stored a memo of this function
-        else:
-            row = self._row(_MEMO, _MEMO_COLUMNS, self._memo_rows, key)
-        memo = None
-        if row is not None:
-            changed_at, verified_at = row[3], row[4]
-            if changed_at > self.revision:
-                raise StaleSnapshot()
-            # A memo verified after R but unchanged since before R is valid at R too.
-            memo = StoredMemo(self, row, min(verified_at, self.revision))
-        self._memos[key] = memo
-        return memo
+        return self._memos[key]
+
+    def _read_memo(self, key: Key) -> Memo | None:
+        """Read the memo of ``key`` of a function not loaded whole (``get_memo`` caches what this returns)."""
+        if key[0] not in self._codes:
+            return None  # the namespace has never stored a memo of this function
+        rows = self._rows_of(self._memo_rows, key[0])
+        row = self._row(_MEMOS, rows, key)
+        return None if row is None else StoredMemo(rows, row, self.revision)
 
     def _encode(self, value: Any) -> bytes:
         """Encode a value once even when both ``same_value`` and ``put_memo`` need it."""
@@ -370,7 +510,7 @@ class DatabaseStorage(Storage):
 
     def same_value(self, memo: Memo, value: Any) -> bool:
         """Compare digests of the encodings when the old value has not been decoded."""
-        if isinstance(memo, StoredMemo) and not memo._loaded:
+        if isinstance(memo, StoredMemo) and not memo.decoded:
             try:
                 return value_digest(self._encode(value)) == memo.digest
             except TypeError:
@@ -433,7 +573,7 @@ class DatabaseStorage(Storage):
         record = self._inputs.get(key, _MISSING)
         if record is not _MISSING:
             return record  # type: ignore[return-value]
-        row = self._row(_INPUT, _INPUT_COLUMNS, self._input_rows, key)
+        row = self._row(_INPUTS, self._rows_of(self._input_rows, key[0]), key)
         record = None
         if row is not None:
             if row[2] > self.revision:
@@ -446,7 +586,6 @@ class DatabaseStorage(Storage):
         """Bump the namespace's revision (inside the write unit of work's transaction)."""
         self.revision += 1
         self._sql(f"UPDATE {_NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._namespace_id])
-        self._cached_at = None  # rows read at the old revision may not hold at the new one
         return self.revision
 
     def set_input(self, key: Key, record: InputRecord) -> None:
@@ -497,13 +636,25 @@ class DatabaseStorage(Storage):
                 self._reset_buffers()
                 self._cached_at = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
-            if self._new:
-                self._write_new()
+            written = self._write_new() if self._new else {}
             if self._new_codes:
                 self._upsert_codes(self._new_codes)
             if self._verified:
                 self._write_verified()
+        self._remember_written(written)
         self._reset_buffers()
+
+    def _remember_written(self, written: dict[str, int]) -> None:
+        """After a flush: the memos written become stored memos (so a later revision can record
+        their re-verification); for a call whose row another process wrote, forget what was read."""
+        for key, (memo, blob, _) in self._new.items():
+            rows = self._rows_of(self._memo_rows, key[0])
+            row_id = written.get(key_digest(*key))
+            if row_id is None:
+                self._memos.pop(key, None)
+                self._memo_rows.pop(key[0], None)
+            else:
+                self._memos[key] = StoredMemo.written(rows, row_id, memo, value_digest(blob))
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = "") -> None:
         """Insert ``rows`` with as few multi-row statements as the parameter limit allows."""
@@ -514,11 +665,13 @@ class DatabaseStorage(Storage):
                 [value for row in chunk for value in row],
             )
 
-    def _write_new(self) -> None:
+    def _write_new(self) -> dict[str, int]:
         """Insert new memos, overwrite older rows of the same calls, and write their edges.
 
         A row another process wrote meanwhile, by the same code, at this revision or later is
-        left as it is (an equal result, or a newer one).
+        left as it is (an equal result, or a newer one).  An overwritten row loses its edges and
+        its verification (it is verified at its execution now).  Returns the row ids written, by
+        key digest.
         """
         revision, ns = self.revision, self._namespace_id
         now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
@@ -530,7 +683,7 @@ class DatabaseStorage(Storage):
                 pack_deps(memo.deps), memo.changed_at, revision, memo.code, memo.duration, now, token,
             )
         columns = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest",
-                   "preview", "deps", "changed_at", "verified_at", "code_version", "duration", "written_at",
+                   "preview", "deps", "changed_at", "executed_at", "code_version", "duration", "written_at",
                    "written_by")
         self._insert(_MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
         written: dict[str, int] = {}
@@ -538,8 +691,8 @@ class DatabaseStorage(Storage):
         for chunk in _chunks(list(pending), 5000):
             marks = ", ".join(["%s"] * len(chunk))
             for row_id, digest, verified_at, code, writer in self._sql(
-                f"SELECT id, key_digest, verified_at, code_version, written_by FROM {_MEMO} "
-                f"WHERE namespace_id = %s AND key_digest IN ({marks})",
+                f"SELECT m.id, m.key_digest, COALESCE(v.verified_at, m.executed_at), m.code_version, m.written_by "
+                f"FROM {_MEMOS.source} WHERE m.namespace_id = %s AND m.key_digest IN ({marks})",
                 [ns, *chunk],
             ):
                 row = pending[digest]
@@ -552,12 +705,14 @@ class DatabaseStorage(Storage):
             with connections[self.using].cursor() as cursor:
                 cursor.executemany(
                     f"UPDATE {_MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
-                    "verified_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
+                    "executed_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
                     "WHERE id = %s",
                     updates,
                 )
             for chunk in _chunks([update[-1] for update in updates], 5000):
-                self._sql(f"DELETE FROM {_EDGE} WHERE memo_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                marks = ", ".join(["%s"] * len(chunk))
+                self._sql(f"DELETE FROM {_EDGE} WHERE memo_id IN ({marks})", chunk)
+                self._sql(f"DELETE FROM {_VERIFICATION} WHERE memo_id IN ({marks})", chunk)
         edges = []
         for key, (memo, _, _) in self._new.items():
             row_id = written.get(key_digest(*key))
@@ -570,16 +725,23 @@ class DatabaseStorage(Storage):
         if edges:
             columns = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest")
             self._insert(_EDGE, columns, edges)
+        return written
 
     def _write_verified(self) -> None:
-        """Raise ``verified_at`` of rows that still hold the verified value (same id and changed_at)."""
+        """Record re-verification at ``revision`` of the rows that still hold the verified value.
+
+        Only rows with the same id and ``changed_at`` as read, executed before ``revision``, and
+        not verified at it or later already: a row rewritten meanwhile keeps what its writer saw.
+        """
         rows = [(memo.row_id, memo.changed_at) for memo in self._verified.values()]
         for chunk in _chunks(rows, (MAX_PARAMS - 2) // 2):
             values = ", ".join(["(%s, %s)"] * len(chunk))
             self._sql(
-                f"UPDATE {_MEMO} SET verified_at = %s FROM "
-                f"(SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
-                f"WHERE {_MEMO}.id = v.id AND {_MEMO}.changed_at = v.changed_at AND {_MEMO}.verified_at < %s",
+                f"INSERT INTO {_VERIFICATION} (memo_id, verified_at) SELECT m.id, %s FROM {_MEMO} m "
+                f"JOIN (SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
+                f"ON m.id = v.id AND m.changed_at = v.changed_at WHERE m.executed_at < %s "
+                f"ON CONFLICT (memo_id) DO UPDATE SET verified_at = excluded.verified_at "
+                f"WHERE {_VERIFICATION}.verified_at < excluded.verified_at",
                 [self.revision, *(value for pair in chunk for value in pair), self.revision],
             )
 

@@ -264,6 +264,9 @@ class MemoSerializer(serializers.ModelSerializer):
     """A memoized call of the dataset's runtime namespace (its value as a short preview)."""
 
     duration = FiniteFloatField(allow_null=True)
+    verified_at = serializers.IntegerField(
+        read_only=True, help_text="The last revision the memo was known current at (its execution or a re-verification)."
+    )
 
     class Meta:
         model = Memo

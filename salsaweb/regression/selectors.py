@@ -115,8 +115,9 @@ def memo_records(*, dataset: Dataset) -> QuerySet[Memo]:
         return Memo.objects.none()
     return (
         Memo.objects.filter(namespace_id=namespace)
-        .only("id", "label", "function", "preview", "changed_at", "verified_at", "code_version", "duration",
+        .only("id", "label", "function", "preview", "changed_at", "executed_at", "code_version", "duration",
               "written_at")
+        .with_verified_at()
         .order_by("-changed_at", "-id")
     )
 

@@ -27,8 +27,11 @@ def store_problems(namespace: str) -> list[str]:
         "memo_id", "position", "function", "args_key"
     ):
         edges.setdefault(memo_id, []).append((position, function, args_key))
-    for memo in Memo.objects.filter(namespace=ns):
-        if not memo.changed_at <= memo.verified_at <= ns.revision:
+    for memo in Memo.objects.filter(namespace=ns).with_verified_at().select_related("verification"):
+        verification = getattr(memo, "verification", None)
+        if verification is not None and verification.verified_at <= memo.executed_at:
+            problems.append(f"{memo.label}: verification {verification.verified_at} not after its execution")
+        if not memo.changed_at <= memo.executed_at <= memo.verified_at <= ns.revision:
             problems.append(f"{memo.label}: changed {memo.changed_at} verified {memo.verified_at} rev {ns.revision}")
         stored_deps = sorted(edges.get(memo.id, []))
         if [p for p, _, _ in stored_deps] != list(range(len(stored_deps))):

@@ -155,12 +155,13 @@ def test_each_batch_is_one_locked_transaction():
     sql = [q["sql"] for q in queries]
     memo_deletes = [i for i, s in enumerate(sql) if s.startswith('DELETE FROM "runtime_memo" ')]
     assert len(memo_deletes) == 5  # 10 memos, 2 per batch
-    for i in memo_deletes:  # each batch: lock, bump the epoch, select ids, delete edges, delete memos
-        assert sql[i - 1].startswith('DELETE FROM "runtime_memodependency" WHERE memo_id IN (')
-        assert sql[i - 3].startswith('UPDATE "runtime_namespace" SET "epoch"')
-        assert '"runtime_namespace"' in sql[i - 4]
+    for i in memo_deletes:  # each batch: lock, bump the epoch, select ids, delete edges and verifications, memos
+        assert sql[i - 1].startswith('DELETE FROM "runtime_verification" WHERE memo_id IN (')
+        assert sql[i - 2].startswith('DELETE FROM "runtime_memodependency" WHERE memo_id IN (')
+        assert sql[i - 4].startswith('UPDATE "runtime_namespace" SET "epoch"')
+        assert '"runtime_namespace"' in sql[i - 5]
         if connection.features.has_select_for_update:
-            assert sql[i - 4].endswith("FOR UPDATE")
+            assert sql[i - 5].endswith("FOR UPDATE")
     RUNS.clear()
     _assert_correct(rt)
     assert len(RUNS) == 10
@@ -174,7 +175,7 @@ def test_a_deleted_namespace_is_dropped_in_batches():
     deletes = [q["sql"].split(" WHERE")[0] for q in queries if q["sql"].startswith("DELETE")]
     assert deletes == (
         ['DELETE FROM "runtime_memodependency"'] * 5
-        + ['DELETE FROM "runtime_memo"'] * 5
+        + ['DELETE FROM "runtime_verification"', 'DELETE FROM "runtime_memo"'] * 5
         + ['DELETE FROM "runtime_inputvalue"'] * 3
         + ['DELETE FROM "runtime_revisionlog"'] * 3
         + ['DELETE FROM "runtime_functioncode"']

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from runtime import Runtime, derived
 from runtime.api import DerivedFunction
-from runtime.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog
+from runtime.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
 from runtime.registry import lookup
 from runtime.storage.codec import decode, encode, register_codec
 from runtime.storage.database import DatabaseStorage
@@ -80,7 +80,8 @@ def test_memo_rows_hold_ordered_edges_and_consistent_revisions():
     deps = list(MemoDependency.objects.filter(memo=row).values_list("position", "kind", "function"))
     assert deps[0] == (0, "input", programs.size.id)
     assert [d[2] for d in deps[1:]] == [programs.square.id] * 4
-    assert row.verified_at == row.changed_at == 5
+    assert row.executed_at == row.changed_at == 5
+    assert not Verification.objects.filter(memo=row).exists()  # verified at its execution
     assert store_problems("ns") == []
 
 
@@ -233,7 +234,8 @@ def test_reverifying_a_chain_of_1000_memos_takes_at_most_10_queries():
     assert programs.RUNS == []
     assert fresh.counters.verifications == 1000
     assert len(queries) <= 10, [q["sql"][:80] for q in queries]
-    assert Memo.objects.filter(verified_at=3).count() == 1000
+    assert Memo.objects.with_verified_at().filter(verified_at=3).count() == 1000
+    assert Verification.objects.filter(verified_at=3).count() == 1000  # re-verification writes only these
 
 
 def test_writing_1000_new_memos_takes_at_most_10_queries():
