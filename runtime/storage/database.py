@@ -318,11 +318,13 @@ class DatabaseStorage(Storage):
         self._depth, self._write = 1, write
         try:
             if write:
+                outermost = not connections[self.using].in_atomic_block
                 with transaction.atomic(using=self.using):
                     self._begin(lock=True)
                     yield
-                # Committed under the lock from the revision the cache is at: the cache holds the change.
-                self._cached_at = (self.revision, self._cached_at[1])  # type: ignore[index]
+                # Committed under the lock, from the revision the cache is at: the cache holds the
+                # change.  Inside a caller's transaction it may still roll back: read again then.
+                self._cached_at = (self.revision, self._cached_at[1]) if outermost else None  # type: ignore[index]
             else:
                 self._begin(lock=False)
                 try:

@@ -145,3 +145,18 @@ def test_interleaved_processes_always_answer_as_recomputing_from_scratch(script)
         else:
             assert programs.chain(rt, cell) == fresh_inputs[0] + cell
     assert store_problems(namespace) == []
+
+
+def test_an_input_change_rolled_back_by_the_callers_transaction_is_not_remembered():
+    from django.db import transaction
+
+    reader, writer = _pair()
+    programs.size.set(reader, 1)
+    programs.value.set(reader, 0, 2.0)
+    assert programs.total(reader) == 4.0
+    with pytest.raises(RuntimeError), transaction.atomic():
+        programs.value.set(reader, 0, 3.0)
+        raise RuntimeError("the caller's transaction fails after the input was set")
+    programs.value.set(writer, 0, 5.0)  # another process's revision, numbered as the rolled-back one was
+    assert programs.total(reader) == 25.0
+    assert store_problems("ns") == []
