@@ -279,3 +279,19 @@ def test_calls_in_one_unit_of_work_share_one_load_and_one_write():
     # Four functions read (two bulk loads after a first single read each), one write:
     # the count depends on how many functions, not on how many calls.
     assert _queries_for_square_calls("small", 20) == _queries_for_square_calls("large", 80) <= 14
+
+
+def test_values_of_memos_loaded_whole_are_read_in_one_query_at_first_use():
+    rt = _runtime()
+    programs.size.set(rt, 20)
+    for i in range(20):
+        programs.value.set(rt, i, float(i))
+    assert programs.total(rt) == sum(float(i) ** 2 for i in range(20))
+    programs.value.set(rt, 0, 10.0)  # total re-executes and reads the 19 squares it did not change
+    fresh = _runtime()
+    with CaptureQueriesContext(connection) as queries:
+        assert programs.total(fresh) == 100.0 + sum(float(i) ** 2 for i in range(1, 20))
+    square_reads = [q["sql"] for q in queries if "runtime_memo m" in q["sql"] and programs.square.id in q["sql"]]
+    assert len(square_reads) == 2  # what verification needs, then (at the first value used) the values
+    assert "value_digest" not in square_reads[0] and "value_digest" in square_reads[1]
+    assert store_problems("ns") == []
