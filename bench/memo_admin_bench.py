@@ -26,7 +26,7 @@ django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -43,15 +43,17 @@ def fill(rows: int) -> None:
     with connection.cursor() as cursor:
         for i in range(NAMESPACES):
             cursor.execute(
-                "INSERT INTO runtime_namespace (name, revision, created_at) VALUES (%s, 1000, now())", [f"bench-{i}"]
+                "INSERT INTO runtime_namespace (name, revision, epoch, created_at) VALUES (%s, 1000, 0, now())", [f"bench-{i}"]
             )
         cursor.execute(
             """
             INSERT INTO runtime_memo (namespace_id, function, args_key, label, key_digest, value, value_digest,
-                                      preview, changed_at, executed_at, code_version, duration, written_at)
+                                      preview, changed_at, executed_at, code_version, duration, written_at,
+                                      deps, written_by)
             SELECT ns.id, 'bench.fn' || (g %% %(f)s), '(' || g || ',)', 'fn' || (g %% %(f)s) || '(rt, ' || g || ')',
                    md5(g::text) || substr(md5('x' || g), 1, 8), decode(md5(g::text) || md5('y' || g), 'hex'),
-                   substr(md5(g::text), 1, 32), g::text, 1 + g %% 1000, 999, '0:v' || (g %% 3), random() / 100, now()
+                   substr(md5(g::text), 1, 32), g::text, 1 + g %% 1000, 999, '0:v' || (g %% 3), random() / 100, now(),
+                   decode('6d90', 'hex'), 'bench'
             FROM generate_series(1, %(rows)s) g
             JOIN runtime_namespace ns ON ns.name = 'bench-' || (g %% %(n)s)
             """ % {"rows": rows, "f": FUNCTIONS, "n": NAMESPACES}
@@ -66,7 +68,7 @@ def fill(rows: int) -> None:
         )
         cursor.execute(  # every other memo re-verified since its execution
             "INSERT INTO runtime_verification (memo_id, verified_at) "
-            "SELECT id, 1000 FROM runtime_memo WHERE function LIKE 'bench.%%' AND id %% 2 = 0"
+            "SELECT id, 1000 FROM runtime_memo WHERE function LIKE 'bench.%' AND id % 2 = 0"
         )
         cursor.execute("ANALYZE")
 
@@ -74,6 +76,7 @@ def fill(rows: int) -> None:
 def measure(client: Client, label: str, url: str) -> None:
     """Print the median of three requests, the query count and the slowest query."""
     times, captured = [], None
+    reset_queries()  # a full query log (DEBUG keeps the last 9,000) would capture nothing
     for _ in range(3):
         with CaptureQueriesContext(connection) as captured:
             start = time.perf_counter()
