@@ -650,12 +650,12 @@ class DatabaseStorage(Storage):
         """After a flush: the memos written become stored memos (so a later revision can record
         their re-verification); for a call whose row another process wrote, forget what was read."""
         for key, (memo, blob, _) in self._new.items():
-            rows = self._rows_of(self._memo_rows, key[0])
             row_id = written.get(key_digest(*key))
             if row_id is None:
                 self._memos.pop(key, None)
                 self._memo_rows.pop(key[0], None)
             else:
+                rows = self._rows_of(self._memo_rows, key[0])
                 self._memos[key] = StoredMemo.written(rows, row_id, memo, value_digest(blob))
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = "") -> None:

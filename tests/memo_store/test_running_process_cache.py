@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -148,8 +148,6 @@ def test_interleaved_processes_always_answer_as_recomputing_from_scratch(script)
 
 
 def test_an_input_change_rolled_back_by_the_callers_transaction_is_not_remembered():
-    from django.db import transaction
-
     reader, writer = _pair()
     programs.size.set(reader, 1)
     programs.value.set(reader, 0, 2.0)
