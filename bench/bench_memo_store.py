@@ -83,7 +83,7 @@ def main() -> int:
 
     from runtime import Runtime, declare_input, derived
     from runtime.storage import MemoryStorage
-    from runtime.storage.database import DatabaseStorage
+    from runtime.db.storage import DatabaseStorage
 
     @declare_input
     def base(rt) -> float:

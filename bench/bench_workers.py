@@ -296,7 +296,7 @@ def checkpoints(args: argparse.Namespace, logs: Path) -> None:
     heavy = csv_text(X, y)
     small_batches, _ = correlated_batches(1, 1000, features=10, seed=3)
     small = csv_text(*small_batches[0])
-    from runtime.storage.database import DatabaseStorage
+    from runtime.db.storage import DatabaseStorage
 
     flushes = [0]
     original = DatabaseStorage._flush

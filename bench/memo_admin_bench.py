@@ -31,7 +31,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from runtime.models import Memo, Namespace  # noqa: E402
+from runtime.db.models import Memo, Namespace  # noqa: E402
 
 NAMESPACES = 3
 FUNCTIONS = 20

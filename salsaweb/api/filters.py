@@ -4,7 +4,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from runtime.models import Memo
+from runtime.db.models import Memo
 from salsaweb.regression.models import MODE_CHOICES, BatchRun, Dataset
 
 #: Largest batch number a filter takes (fits every database's integer column).

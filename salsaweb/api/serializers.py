@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from runtime.models import Memo
+from runtime.db.models import Memo
 from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES, Batch, BatchRun, Dataset
 
 from .exceptions import BatchProblem

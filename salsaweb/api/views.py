@@ -18,7 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from runtime.models import Memo
+from runtime.db.models import Memo
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 

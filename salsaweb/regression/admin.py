@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from runtime.admin import NamespaceAdmin
-from runtime.models import Namespace
+from runtime.db.admin import NamespaceAdmin
+from runtime.db.models import Namespace
 
 from . import services
 from .models import Batch, BatchRun, Dataset, TrainingState

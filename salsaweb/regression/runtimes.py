@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from runtime import Runtime
-from runtime.storage.database import DatabaseStorage
+from runtime.db.storage import DatabaseStorage
 
 from .models import Dataset
 
@@ -29,7 +29,7 @@ def dataset_runtime_drop(dataset: Dataset) -> None:
     """Forget a deleted dataset's runtime: drop its memory namespace or mark its database one deleted."""
     from django.utils import timezone
 
-    from runtime.models import Namespace
+    from runtime.db.models import Namespace
 
     _MEMORY.pop(dataset.namespace, None)
     Namespace.objects.filter(name=dataset.namespace).update(deleted_at=timezone.now())

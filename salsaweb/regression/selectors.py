@@ -14,7 +14,7 @@ from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from runtime.models import Memo, Namespace
+from runtime.db.models import Memo, Namespace
 
 from .descent import RegressionError
 from .models import MODES, Batch, BatchRun, Dataset, TrainingState

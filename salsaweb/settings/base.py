@@ -23,7 +23,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally
-    "runtime",
+    "runtime.db",
     "salsaweb.regression",
     "salsaweb.api",
     "salsaweb.dashboard",

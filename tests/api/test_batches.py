@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from runtime.models import InputValue
+from runtime.db.models import InputValue
 from salsaweb.regression.models import Batch, BatchRun
 
 from .conftest import batch_data, csv_text

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.models import Namespace
+from runtime.db.models import Namespace
 from salsaweb.regression import services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from runtime import Runtime
 from runtime.keys import denormalize_args
-from runtime.models import InputValue, Memo, MemoDependency, Namespace
+from runtime.db.models import InputValue, Memo, MemoDependency, Namespace
 from runtime.registry import lookup
-from runtime.storage.codec import decode
-from runtime.storage.database import parse_args_text
+from runtime.db.codec import decode
+from runtime.db.storage import parse_args_text
 from runtime.values import values_equal
 
 

@@ -17,7 +17,7 @@ def main(argv: list[str]) -> None:
 
     django.setup()
     from runtime import Runtime
-    from runtime.storage.database import DatabaseStorage
+    from runtime.db.storage import DatabaseStorage
 
     from . import programs
 

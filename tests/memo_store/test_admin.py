@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from runtime import Runtime, declare_input, derived
-from runtime.admin import CappedPaginator
-from runtime.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
-from runtime.storage.database import DatabaseStorage
+from runtime.db.admin import CappedPaginator
+from runtime.db.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
+from runtime.db.storage import DatabaseStorage
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ import pytest
 from django.db import connection
 
 from runtime import Runtime
-from runtime.models import Memo
-from runtime.storage.database import DatabaseStorage
+from runtime.db.models import Memo
+from runtime.db.storage import DatabaseStorage
 
 from . import programs
 from .checks import store_problems

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from runtime import Runtime, declare_input, derived
-from runtime.management.gc import collect_garbage, distinct_functions, function_code_versions, namespace_mark_deleted
-from runtime.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
-from runtime.storage.database import DatabaseStorage, NamespaceDeleted
+from runtime.db.gc import collect_garbage, distinct_functions, function_code_versions, namespace_mark_deleted
+from runtime.db.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
+from runtime.db.storage import DatabaseStorage, NamespaceDeleted
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,10 @@ from hypothesis.extra import numpy as hnp
 
 from runtime import Runtime, derived
 from runtime.api import DerivedFunction
-from runtime.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
+from runtime.db.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
 from runtime.registry import lookup
-from runtime.storage.codec import decode, encode, register_codec
-from runtime.storage.database import DatabaseStorage
+from runtime.db.codec import decode, encode, register_codec
+from runtime.db.storage import DatabaseStorage
 from runtime.values import values_equal
 
 from . import programs

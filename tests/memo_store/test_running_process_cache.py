@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from runtime import Runtime
-from runtime.management.gc import invalidate_memos
-from runtime.models import Memo, RevisionLog, Verification
-from runtime.storage.database import DatabaseStorage
+from runtime.db.gc import invalidate_memos
+from runtime.db.models import Memo, RevisionLog, Verification
+from runtime.db.storage import DatabaseStorage
 
 from . import programs
 from .checks import store_problems

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from runtime import MissingInputError
-from runtime.models import Namespace
+from runtime.db.models import Namespace
 from salsaweb.regression import inputs, selectors, services
 from salsaweb.regression.descent import RegressionError
 from salsaweb.regression.models import Batch, BatchRun, Dataset

@@ -41,7 +41,7 @@ def make_storage(storage_kind: str):
         if storage_kind == "memory":
             return MemoryStorage()
         if storage_kind == "database":
-            from runtime.storage.database import DatabaseStorage
+            from runtime.db.storage import DatabaseStorage
 
             return DatabaseStorage(namespace=f"test-{next(_namespaces)}")
         raise ValueError(f"unknown storage kind {storage_kind!r}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from runtime import Runtime
-from runtime.models import Memo
-from runtime.storage.database import DatabaseStorage
+from runtime.db.models import Memo
+from runtime.db.storage import DatabaseStorage
 from salsaweb.regression.training import incremental_step, train
 from tests.memo_store import programs
 from tests.regression.conftest import correlated_batches, load_runtime

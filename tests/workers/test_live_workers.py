@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from runtime.models import Memo
+from runtime.db.models import Memo
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import BatchRun, Dataset, TrainingState
 from salsaweb.regression.tasks import train_model

@@ -2,7 +2,7 @@
 
 Rows are keyed within a namespace by ``key_digest``, a SHA-1 of the function id and the
 canonical argument text, so lookups and edges use one short indexed column.  Values are
-stored encoded by ``runtime.storage.codec`` (never pickled) with a short text preview
+stored encoded by ``runtime.db.codec`` (never pickled) with a short text preview
 next to them, so the admin can list rows without reading the value column.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Nothing here adds, edits or deletes rows through the ORM: the tables belong to
 ``DatabaseStorage``.  The one write is the memo list's "Invalidate" action (it needs the
-delete permission), which removes the selected memos through ``runtime.management.gc`` in batches under
+delete permission), which removes the selected memos through ``runtime.db.gc`` in batches under
 the namespace lock, as ``memo_gc`` does, so it is safe while workers run; the memos
 re-execute on next use.
 
@@ -28,12 +28,12 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .management.gc import distinct_functions, function_code_versions, invalidate_memos
-from .keys import call_label
+from .gc import distinct_functions, function_code_versions, invalidate_memos
+from runtime.keys import call_label
 from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
-from .registry import lookup
-from .storage.codec import decode, preview
-from .storage.database import parse_args_text
+from runtime.registry import lookup
+from .codec import decode, preview
+from .storage import parse_args_text
 
 #: Values up to this size are decoded for the change page's preview; larger ones show the stored preview.
 DECODE_LIMIT_BYTES = 5_000_000

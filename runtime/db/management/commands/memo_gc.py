@@ -1,4 +1,4 @@
-"""``manage.py memo_gc``: report the memo store's size and remove what no longer serves (see ``runtime.management.gc``)."""
+"""``manage.py memo_gc``: report the memo store's size and remove what no longer serves (see ``runtime.db.gc``)."""
 from __future__ import annotations
 
 from argparse import ArgumentParser
@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from runtime.management.gc import DEFAULT_BATCH_SIZE, GcResult, SizeRow, collect_garbage, store_report
-from runtime.models import Namespace
+from runtime.db.gc import DEFAULT_BATCH_SIZE, GcResult, SizeRow, collect_garbage, store_report
+from runtime.db.models import Namespace
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -8,7 +8,7 @@ loses its index; later re-verifications are written to ``Verification`` rows.
 import django.db.models.deletion
 from django.db import migrations, models
 
-import runtime.models
+import runtime.db.models
 
 
 class Migration(migrations.Migration):
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "memo",
-                    runtime.models.RowIdOneToOneField(
+                    runtime.db.models.RowIdOneToOneField(
                         on_delete=django.db.models.deletion.CASCADE,
                         primary_key=True,
                         related_name="verification",

@@ -20,11 +20,11 @@ from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from ..models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
-from ..registry import lookup
+from .models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
+from runtime.registry import lookup
 
 if TYPE_CHECKING:
-    from ..api import DerivedFunction, InputFunction
+    from runtime.api import DerivedFunction, InputFunction
 
     Declared = Union[DerivedFunction, InputFunction]
 

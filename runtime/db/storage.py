@@ -18,7 +18,7 @@ never overwrites a row that another process wrote, by the same code, at ``R`` or
 a memo is marked verified only if its row still holds the value that was verified.  So every
 result is consistent with one revision, and no memo is verified at a revision it did not see.
 
-Values are encoded by ``runtime.storage.codec`` (never pickled); a value it cannot encode is
+Values are encoded by ``runtime.db.codec`` (never pickled); a value it cannot encode is
 a ``TypeError`` naming the call and the type.
 """
 from __future__ import annotations
@@ -38,9 +38,9 @@ import msgpack
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from ..keys import call_label
-from ..registry import lookup
-from .base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
+from runtime.keys import call_label
+from runtime.registry import lookup
+from runtime.storage.base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
 from .codec import decode, encode, preview, register_codec
 
 __all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
@@ -407,7 +407,7 @@ class DatabaseStorage(Storage):
         return True
 
     def _create_namespace(self) -> tuple[int, int, int, None]:
-        from ..models import Namespace
+        from .models import Namespace
 
         try:
             with transaction.atomic(using=self.using):
@@ -544,7 +544,7 @@ class DatabaseStorage(Storage):
 
     def record_code(self, codes: dict[str, str]) -> None:
         """Record new code versions and log them (inside the write unit of work that started their revision)."""
-        from ..models import RevisionLog
+        from .models import RevisionLog
 
         self._upsert_codes(codes)
         names = ", ".join(sorted(codes))
@@ -592,7 +592,7 @@ class DatabaseStorage(Storage):
 
     def set_input(self, key: Key, record: InputRecord) -> None:
         """Write the input row and its revision-log entry."""
-        from ..models import InputValue, RevisionLog
+        from .models import InputValue, RevisionLog
 
         function, key_args = key
         if record.deleted:
@@ -751,7 +751,7 @@ class DatabaseStorage(Storage):
 
     def stats(self) -> StoreStats:
         """Row counts of this namespace's tables."""
-        from ..models import InputValue, Memo as MemoRow, MemoDependency
+        from .models import InputValue, Memo as MemoRow, MemoDependency
 
         with self.unit_of_work():
             ns = self._namespace_id
