@@ -1,12 +1,32 @@
 """Salsaweb's incremental engine: inputs, memoized derived functions, red-green re-verification.
 
-Declare inputs with ``@declare_input`` and derived functions with ``@derived``; call them
-with a ``Runtime`` first.  Storage plugs in behind ``runtime.storage.Storage``.
+Declare inputs with ``@declare_input`` and derived functions with ``@derived``, and call
+them with a ``Runtime`` first.  Plain Python: nothing here imports Django; the persistent
+store, a Django app, is ``runtime.db``.  The modules, from the vocabulary up:
+
+- ``errors``: the errors the engine raises.
+- ``values``: when a recomputed value is "the same"; memos made read-only.
+- ``keys``: a call's function and arguments as a store ``Key``, and back; code fingerprints.
+- ``memo``: the records kept: ``Memo`` per derived call, ``InputRecord`` per input, failure markers.
+- ``events``: ``Counters`` and ``Event``: what the engine did.
+- ``registry``: declared functions by id, and the generation that tells a runtime to re-check code.
+- ``storage/``: the one seam to where state lives (``base.Storage``) and the default in-memory store.
+- ``context``: ``Context``, the runtime state every step uses, and this thread's call stack (``Frame``).
+- ``function``: ``InputFunction`` and ``DerivedFunction``: keys, reads, writes, the memo-hit fast path.
+- ``code``: a changed function's code starts a new revision.
+- ``backdate``: early cutoff: an equal recomputed value keeps its ``changed_at``.
+- ``execute``: run a body, record what it reads, store its memo.
+- ``verify``: red-green: is a memo still valid, without executing it.
+- ``fetch``: a derived call's value: top-level units of work, restarts, the driver for deep chains.
+- ``explain``: the stored dependency graph below one call, as JSON or DOT.
+- ``runtime``: ``Runtime``, what users hold: the context, units of work, counters, listeners.
+- ``api``: ``declare_input``, ``derived``, ``previous_output``.
 """
-from .api import DerivedFunction, InputFunction, declare_input, derived, previous_output
+from .api import declare_input, derived, previous_output
 from .errors import CycleError, InputWriteError, MissingInputError, OutsideDerivedError, RuntimeEngineError
 from .events import Counters, Event
 from .explain import Explanation
+from .function import DerivedFunction, InputFunction
 from .runtime import Runtime
 
 __all__ = [

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .storage.base import Memo, Storage
+from .memo import Memo
+from .storage.base import Storage
 
 
 def backdated_changed_at(storage: Storage, old: Memo | None, new_value: Any) -> int | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, NamedTuple
 
-from .keys import call_label
-from .storage.base import Key
+from .keys import Key, call_label
 
 #: Event kinds, in the order they can happen for one call.
 EVENT_KINDS = (

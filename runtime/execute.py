@@ -2,26 +2,14 @@
 from __future__ import annotations
 
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .backdate import backdated_changed_at
-from .storage.base import FAILED_PREFIX, Key, Memo
+from .context import Context, Frame
+from .function import DerivedFunction
+from .keys import Key
+from .memo import Memo, failed_code
 from .values import freeze
-
-if TYPE_CHECKING:
-    from .api import DerivedFunction
-    from .runtime import Runtime
-
-
-class Frame:
-    """One executing derived call: its key, the memo it had before, and what it has read."""
-
-    __slots__ = ("key", "old", "deps")
-
-    def __init__(self, key: Key, old: Memo | None) -> None:
-        self.key = key
-        self.old = old
-        self.deps: dict[Key, None] = {}
 
 
 class Suspend(BaseException):
@@ -38,33 +26,22 @@ class Suspend(BaseException):
         self.path = path
 
 
-def failed_code(code: str) -> str:
-    """The code a memo is re-stored under when its call fails: a failure marker.
-
-    Callers that caught the error were memoized at this revision, so the next value must
-    count as changed even if it equals the one before the failure: a marker is never
-    served (its code is not the function's), never verified, never backdated against,
-    and still gives ``previous_output`` its value.
-    """
-    return FAILED_PREFIX + code
-
-
-def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:
+def execute(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:
     """Run ``fn`` for ``key`` at the current revision and store the new memo.
 
     Dependencies are re-recorded from scratch.  An exception stores no new value; the old
-    memo, if any, is kept as this call's failure marker (see ``failed_code``).
+    memo, if any, is kept as this call's failure marker (see ``runtime.memo.failed_code``).
     """
-    tls = rt._tls
-    stack = tls.stack
+    thread = rt.thread
+    stack = thread.stack
     if len(stack) >= rt.max_depth:
         raise Suspend(fn, key, args, [f.key for f in stack])
     frame = Frame(key, old)
     stack.append(frame)
-    tls.frame = frame
-    tls.in_progress[key] = None
-    if rt._listeners:
-        rt._emit("will_execute", key)
+    thread.frame = frame
+    thread.in_progress[key] = None
+    if rt.listeners:
+        rt.emit("will_execute", key)
     start = perf_counter()
     try:
         value = freeze(fn.body(rt, *args))
@@ -75,8 +52,8 @@ def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
         raise
     finally:
         stack.pop()
-        tls.frame = stack[-1] if stack else None
-        del tls.in_progress[key]
+        thread.frame = stack[-1] if stack else None
+        del thread.in_progress[key]
     duration = perf_counter() - start
     storage = rt.storage
     revision = storage.revision
@@ -86,11 +63,11 @@ def execute(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
         changed_at = revision
     else:
         rt.counters.backdates += 1
-        if rt._listeners:
-            rt._emit("did_backdate", key)
+        if rt.listeners:
+            rt.emit("did_backdate", key)
     memo = Memo(value, changed_at, revision, tuple(frame.deps), fn.code, duration)
     storage.put_memo(key, memo)
     rt.counters.executions += 1
-    if rt._listeners:
-        rt._emit("did_execute", key)
+    if rt.listeners:
+        rt.emit("did_execute", key)
     return memo

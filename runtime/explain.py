@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .keys import call_label, denormalize_args
-from .registry import lookup
-from .execute import failed_code
-from .storage.base import Key, Memo
-
-if TYPE_CHECKING:
-    from .api import DerivedFunction
-    from .runtime import Runtime
-
+from .context import Context
+from .function import REGISTRY, DerivedFunction, InputFunction
+from .keys import Key, call_label, denormalize_args
+from .memo import Memo, failed_code
 
 #: Graphviz attributes by node state; current and set nodes are drawn plain.
 _DOT_STYLES = {"stale": ", style=dashed", "missing": ", color=red", "deleted": ", color=red", "failed": ", color=red"}
@@ -57,7 +52,7 @@ class Explanation:
         return "\n".join(lines) + "\n"
 
 
-def _memo_state(memo: Memo, declared: Any, revision: int) -> str:
+def _memo_state(memo: Memo, declared: DerivedFunction | None, revision: int) -> str:
     """``failed`` (its last execution raised), ``current`` or ``stale``."""
     if declared is not None and memo.code == failed_code(declared.code):
         return "failed"
@@ -68,14 +63,12 @@ def _escape(text: str) -> str:
     return text.replace('"', '\\"')
 
 
-def explain(rt: Runtime, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanation:
+def explain(rt: Context, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanation:
     """Walk the stored memos from ``fn(rt, *args)`` down to the inputs they read."""
-    from .api import DerivedFunction as _Derived
-
-    if not isinstance(fn, _Derived):
+    if not isinstance(fn, DerivedFunction):
         raise TypeError(f"explain() takes a derived function, not {fn!r}")
-    root: Key = (fn.id, fn._key_args(args))
-    with rt._lock, rt.storage.unit_of_work():
+    root = fn.key(args)
+    with rt.lock, rt.storage.unit_of_work():
         storage = rt.storage
         revision = storage.revision
         if storage.get_memo(root) is None:
@@ -85,13 +78,13 @@ def explain(rt: Runtime, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanat
         todo = [root]
         while todo:
             key = todo.pop()
-            declared = lookup(key[0])
+            declared = REGISTRY.lookup(key[0])
             node: dict[str, Any] = {
                 "label": call_label(key),
                 "function": key[0],
                 "args": list(denormalize_args(key[1])),
             }
-            if declared is not None and declared.is_input:
+            if isinstance(declared, InputFunction):
                 record = storage.get_input(key)
                 state = "unset" if record is None else ("deleted" if record.deleted else "set")
                 node.update(kind="input", state=state, changed_at=record.changed_at if record else 0, deps=[])

@@ -12,9 +12,11 @@ import hashlib
 import types
 from typing import Any, Hashable
 
-from .storage.base import Key
+#: A query key: ``(function id, normalized argument tuple)``, the identity of one call (or one input).
+Key = tuple[str, tuple[Hashable, ...]]
 
-_PLAIN = frozenset({int, str})
+#: Argument types that are keys as they are, and the common case: checked before anything else.
+PLAIN_TYPES = frozenset({int, str})
 _UNTAGGED = frozenset({int, str, bytes, type(None)})
 _ALLOWED = "int, float, str, bool, None, bytes or a tuple of these"
 
@@ -40,7 +42,7 @@ def _normalize(value: Any) -> Hashable:
 
 def normalize_args(name: str, params: tuple[str, ...], args: tuple[Any, ...]) -> tuple[Hashable, ...]:
     """Turn call arguments into a key tuple, naming the offending argument if one is not allowed."""
-    if all(type(a) in _PLAIN for a in args):
+    if all(type(a) in PLAIN_TYPES for a in args):
         return args
     out = []
     for i, a in enumerate(args):
@@ -67,7 +69,7 @@ def _denormalize(value: Hashable) -> Any:
 
 def denormalize_args(key_args: tuple[Hashable, ...]) -> tuple[Any, ...]:
     """Recover the call arguments from a key tuple (to re-execute a call found in the store)."""
-    if all(type(a) in _PLAIN for a in key_args):
+    if all(type(a) in PLAIN_TYPES for a in key_args):
         return key_args
     return tuple(_denormalize(a) for a in key_args)
 

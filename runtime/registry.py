@@ -1,36 +1,41 @@
-"""The process-wide table from function id to declared input or derived function.
+"""A registry: the process-wide table from function id to declared function, and its generation.
 
-The store names functions by id (``module.qualname``); verification uses this table to
-find the function behind a dependency, to re-execute it or read it.  Declaring a
-function again under the same id (a module reload) replaces the old entry.
+The store names functions by id (``module.qualname``); verification uses the table to find
+the function behind a dependency, to re-execute or read it.  Declaring a function again
+under the same id (a module reload) replaces the old entry.  ``generation`` grows whenever a
+declaration is new or brings other code, so a runtime knows when to compare the declared
+code with the code its store last saw (``runtime.code``).  The engine's one registry, of
+inputs and derived functions, is ``runtime.function.REGISTRY``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:
-    from .api import DerivedFunction, InputFunction
-
-    Declared = Union[DerivedFunction, InputFunction]
-
-_REGISTRY: dict[str, "Declared"] = {}
-
-#: Return the declared function with this id, or None.
-lookup = _REGISTRY.get
-
-#: ``GENERATION[0]`` grows whenever a function is declared anew or with other code, so a
-#: runtime knows when to compare the declared code with the code its store last saw.
-GENERATION = [0]
+T = TypeVar("T")
 
 
-def register(fn: "Declared") -> None:
-    """Make ``fn`` findable by its id."""
-    old = _REGISTRY.get(fn.id)
-    _REGISTRY[fn.id] = fn
-    if old is None or getattr(old, "code", None) != getattr(fn, "code", None):
-        GENERATION[0] += 1
+class Registry(Generic[T]):
+    """Declared functions by id, with the code of each derived one."""
 
+    def __init__(self) -> None:
+        self._functions: dict[str, T] = {}
+        self._codes: dict[str, str] = {}
+        self.generation = 0
+        #: The function declared under an id, or None.  A bound ``dict.get``: verification
+        #: calls it once per dependency.
+        self.lookup = self._functions.get
 
-def declared_code() -> dict[str, str]:
-    """The code version of every declared derived function, by id."""
-    return {fn_id: fn.code for fn_id, fn in _REGISTRY.items() if not fn.is_input}
+    def register(self, fn_id: str, fn: T, code: str | None) -> None:
+        """Make ``fn`` findable by ``fn_id``; ``code`` is its code version (None for an input)."""
+        new = fn_id not in self._functions or self._codes.get(fn_id) != code
+        self._functions[fn_id] = fn
+        if code is None:
+            self._codes.pop(fn_id, None)
+        else:
+            self._codes[fn_id] = code
+        if new:
+            self.generation += 1
+
+    def codes(self) -> dict[str, str]:
+        """The code version of every declared derived function, by id."""
+        return dict(self._codes)

@@ -1,59 +1,26 @@
-"""The Runtime: one store, its lock, per-thread call stacks, counters and listeners.
+"""The Runtime: a store of inputs and memos, and the engine that keeps them current; what users hold.
 
-Threads: a runtime may be shared.  Memo hits are served without locking; anything that
-executes or verifies, and every input change, holds the lock of the runtime's store
-object (shared by every Runtime on that object, since the revision lives in the store),
-so a computation always sees one revision and an input change made by another thread
-waits for the computation in progress to finish.  Changing an input from inside a
-derived function of the same runtime raises ``InputWriteError``.
+It is the engine's ``Context`` (``runtime.context``: its store, lock, call stacks,
+counters and listeners) and adds the public API: units of work, checkpoints, counters,
+listeners and ``explain``, and the two entry points declared functions call into the steps
+through (``fetch`` and ``read_input``).
 """
 from __future__ import annotations
 
 import sys
-import threading
-import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from .code import apply_code_change, code_is_current
-from .events import Counters, Event, Listener
-from .registry import GENERATION
-from .storage.base import Key, Storage
+from .context import Context
+from .events import Counters, Listener
+from .explain import Explanation, explain
+from .fetch import fetch, top_level
+from .function import REGISTRY, DerivedFunction
+from .keys import Key
+from .memo import InputRecord
+from .storage.base import Storage
 from .storage.memory import MemoryStorage
-
-if TYPE_CHECKING:
-    from .api import DerivedFunction
-    from .execute import Frame
-    from .explain import Explanation
-
-
-class _ThreadState(threading.local):
-    """One thread's view of the computation it is running."""
-
-    def __init__(self) -> None:
-        self.stack: list[Frame] = []
-        self.frame: Frame | None = None
-        self.in_progress: dict[Key, None] = {}
-        self.prefix: list[Key] = []
-        #: Exceptions of calls the driver ran on a fresh stack, re-raised to their callers.
-        self.failed: dict[Key, Exception] = {}
-
-
-_STORE_STATE: weakref.WeakKeyDictionary[Storage, tuple[threading.RLock, _ThreadState]] = weakref.WeakKeyDictionary()
-_STORE_STATE_GUARD = threading.Lock()
-
-
-def _store_state(storage: Storage) -> tuple[threading.RLock, _ThreadState]:
-    """The lock and per-thread call stacks of one store object, shared by every Runtime made on it.
-
-    The revision lives in the store, so two runtimes on one store must not compute at once,
-    and an input write through either is refused while either is executing in this thread.
-    """
-    with _STORE_STATE_GUARD:
-        state = _STORE_STATE.get(storage)
-        if state is None:
-            state = _STORE_STATE[storage] = (threading.RLock(), _ThreadState())
-        return state
 
 
 def _default_max_depth() -> int:
@@ -61,17 +28,14 @@ def _default_max_depth() -> int:
     return max(20, (sys.getrecursionlimit() - 250) // 6)
 
 
-class Runtime:
+class Runtime(Context):
     """A database of inputs and memoized derived values, and the engine that keeps them current."""
 
     def __init__(self, storage: Storage | None = None, *, max_depth: int | None = None) -> None:
-        self.storage = storage if storage is not None else MemoryStorage()
-        self.max_depth = max_depth if max_depth is not None else _default_max_depth()
-        self.counters = Counters()
-        self._listeners: list[Listener] = []
-        self._lock, self._tls = _store_state(self.storage)
-        #: The declarations generation whose code this runtime last matched with its store.
-        self._code_seen = -1
+        super().__init__(
+            storage if storage is not None else MemoryStorage(),
+            max_depth if max_depth is not None else _default_max_depth(),
+        )
 
     @property
     def revision(self) -> int:
@@ -89,8 +53,8 @@ class Runtime:
         in which case the call restarts at the newer one; ``revision`` tells which).  A
         persistent backend writes the memos when the outermost block exits.
         """
-        with self._lock:
-            if self._code_seen != GENERATION[0]:
+        with self.lock:
+            if self.code_seen != REGISTRY.generation:
                 with self.storage.unit_of_work():
                     current = code_is_current(self)
                 if not current:
@@ -104,7 +68,7 @@ class Runtime:
         A long unit of work (a training loop, say) calls this now and then so that a crash
         loses only what was computed since; the calls after it still see the same revision.
         """
-        with self._lock:
+        with self.lock:
             self.storage.checkpoint()
 
     def reset_counters(self) -> dict[str, int]:
@@ -115,22 +79,23 @@ class Runtime:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for every engine event (see ``runtime.events``)."""
-        self._listeners.append(listener)
+        self.listeners.append(listener)
 
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener``."""
-        self._listeners.remove(listener)
-
-    def _emit(self, kind: str, key: Key) -> None:
-        event = Event(kind, key, self.storage.revision)
-        for listener in list(self._listeners):
-            listener(event)
+        self.listeners.remove(listener)
 
     def explain(self, fn: DerivedFunction, *args: Any) -> Explanation:
         """The stored dependency tree of ``fn(rt, *args)`` with each node's revisions."""
-        from .explain import explain
-
         return explain(self, fn, args)
+
+    #: A derived call that is not a memo hit: verify it, or execute it.  The step itself, so that
+    #: a nested call costs no extra interpreter frame (``max_depth`` counts on six per level).
+    fetch = fetch
+
+    def read_input(self, key: Key) -> InputRecord | None:
+        """An input read outside any derived function: its own unit of work, at the current code."""
+        return top_level(self, lambda: self.storage.get_input(key))
 
     def __repr__(self) -> str:
         return f"<Runtime {type(self.storage).__name__} revision={self.storage.revision}>"

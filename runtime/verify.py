@@ -9,19 +9,16 @@ recursion.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Context
 from .execute import execute
-from .keys import denormalize_args
-from .registry import lookup
-from .storage.base import Key, Memo
-
-if TYPE_CHECKING:
-    from .api import DerivedFunction
-    from .runtime import Runtime
+from .function import REGISTRY, DerivedFunction
+from .keys import Key, denormalize_args
+from .memo import Memo
 
 
-def deep_verify(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...], memo: Memo) -> Memo:
+def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], memo: Memo) -> Memo:
     """Bring ``memo`` of ``key`` up to the current revision and return the valid memo.
 
     Exceptions from re-executing ``key`` itself propagate; one from re-executing a
@@ -30,7 +27,8 @@ def deep_verify(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...
     """
     storage = rt.storage
     revision = storage.revision
-    in_progress = rt._tls.in_progress
+    in_progress = rt.thread.in_progress
+    lookup = REGISTRY.lookup
     storage.prefetch(key)
     stack: list[list[Any]] = [[key, memo, 0, False]]
     on_stack = {key}
@@ -74,6 +72,7 @@ def deep_verify(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             if not stack:
                 return execute(rt, fn, key, args, node_memo)
             node_fn = lookup(node[0])
+            assert isinstance(node_fn, DerivedFunction)  # its memo was pushed only if it is declared derived
             try:
                 execute(rt, node_fn, node, denormalize_args(node[1]), node_memo)
             except Exception:
@@ -82,7 +81,7 @@ def deep_verify(rt: Runtime, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             continue
         storage.mark_verified(node, node_memo)
         rt.counters.verifications += 1
-        if rt._listeners:
-            rt._emit("did_verify", node)
+        if rt.listeners:
+            rt.emit("did_verify", node)
         if not stack:
             return node_memo

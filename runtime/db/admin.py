@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString
 from .gc import distinct_functions, function_code_versions, invalidate_memos
 from runtime.keys import call_label
 from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
-from runtime.registry import lookup
+from runtime.function import REGISTRY
 from .codec import decode, preview
 from .storage import parse_args_text
 
@@ -132,7 +132,7 @@ class CodeVersionFilter(admin.SimpleListFilter):
         for fn_id, code in self.pairs:
             if function and fn_id != function:
                 continue
-            declared = lookup(fn_id)
+            declared = REGISTRY.lookup(fn_id)
             current = " (current)" if declared is not None and getattr(declared, "code", None) == code else ""
             choices.append((code, f"{fn_id.rsplit('.', 1)[-1]} {code}{current}"))
         return choices

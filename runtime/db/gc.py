@@ -13,20 +13,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 from django.db import connections, transaction
 from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from runtime.function import REGISTRY, DerivedFunction, InputFunction
+
 from .models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
-from runtime.registry import lookup
 
-if TYPE_CHECKING:
-    from runtime.api import DerivedFunction, InputFunction
-
-    Declared = Union[DerivedFunction, InputFunction]
+Declared = Union[DerivedFunction, InputFunction]
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -315,7 +313,7 @@ def resolve_function(fn_id: str) -> Declared | None:
     notebook) or inside another function; the import's own error if a module fails to
     import for another reason (a broken module, a missing dependency).
     """
-    found = lookup(fn_id)
+    found = REGISTRY.lookup(fn_id)
     if found is not None:
         return found
     if fn_id.startswith("__main__.") or "<locals>" in fn_id:
@@ -329,7 +327,7 @@ def resolve_function(fn_id: str) -> Declared | None:
             if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
                 continue
             raise
-        return lookup(fn_id)
+        return REGISTRY.lookup(fn_id)
     raise LookupError("none of its module prefixes can be imported here")
 
 

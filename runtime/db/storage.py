@@ -38,9 +38,11 @@ import msgpack
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from runtime.keys import call_label
-from runtime.registry import lookup
-from runtime.storage.base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
+from runtime.function import REGISTRY
+from runtime.keys import Key, call_label
+from runtime.memo import FAILED_PREFIX, InputRecord, Memo
+from runtime.storage.base import StaleSnapshot, Storage, StoreStats
+
 from .codec import decode, encode, preview, register_codec
 
 __all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
@@ -479,7 +481,7 @@ class DatabaseStorage(Storage):
             return
         memos, inputs = self._memos, self._inputs
         for function in {dep[0] for dep in memo.deps if dep not in memos and dep not in inputs}:
-            declared = lookup(function)
+            declared = REGISTRY.lookup(function)
             if declared is None:
                 continue
             table, known = (_INPUTS, self._input_rows) if declared.is_input else (_MEMOS, self._memo_rows)
@@ -721,7 +723,7 @@ class DatabaseStorage(Storage):
             if row_id is None:
                 continue
             for position, dep in enumerate(memo.deps):
-                dep_fn = lookup(dep[0])
+                dep_fn = REGISTRY.lookup(dep[0])
                 kind = "input" if dep_fn is not None and dep_fn.is_input else "derived"
                 edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))
         if edges:

@@ -1,5 +1,5 @@
-"""Storage backends behind the engine's one seam (``Storage``)."""
-from .base import InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
+"""Storage backends behind the engine's one seam (``Storage``); the in-memory one is the default."""
+from .base import StaleSnapshot, Storage, StoreStats
 from .memory import MemoryStorage
 
-__all__ = ["InputRecord", "Key", "Memo", "MemoryStorage", "StaleSnapshot", "Storage", "StoreStats"]
+__all__ = ["MemoryStorage", "StaleSnapshot", "Storage", "StoreStats"]

@@ -12,16 +12,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any
 
+from ..keys import Key
+from ..memo import InputRecord, Memo
 from ..values import values_equal
-
-#: A query key: ``(function id, normalized argument tuple)``; see ``runtime.keys``.
-Key = tuple[str, tuple[Hashable, ...]]
-
-#: A memo whose code starts with this is a failed call's kept value (``runtime.execute``):
-#: never served, and not the function's code, so stores do not record it as such.
-FAILED_PREFIX = "!"
 
 
 class StaleSnapshot(BaseException):
@@ -31,32 +26,6 @@ class StaleSnapshot(BaseException):
     the newer revision, so every result it returns is consistent with one revision.  A
     BaseException, so that a derived function's ``except Exception`` does not swallow it.
     """
-
-
-@dataclass(slots=True, eq=False)
-class Memo:
-    """A memoized derived value and what is needed to re-verify it.
-
-    ``changed_at`` is the revision at which the value last changed (kept across an equal
-    re-execution: backdating); ``verified_at`` the last revision at which it was known to
-    be up to date; ``deps`` the keys it read, in the order it first read them.
-    """
-
-    value: Any
-    changed_at: int
-    verified_at: int
-    deps: tuple[Key, ...]
-    code: str
-    duration: float = 0.0
-
-
-@dataclass(slots=True, frozen=True)
-class InputRecord:
-    """An input's value and the revision it was last set (or deleted) at."""
-
-    value: Any
-    changed_at: int
-    deleted: bool = False
 
 
 @dataclass(slots=True)

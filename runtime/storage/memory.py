@@ -1,10 +1,11 @@
 """The in-memory backend: plain dicts, lost with the process; the default storage."""
 from __future__ import annotations
 
-from contextlib import nullcontext
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
-from .base import FAILED_PREFIX, InputRecord, Key, Memo, Storage, StoreStats
+from ..keys import Key
+from ..memo import FAILED_PREFIX, InputRecord, Memo
+from .base import Storage, StoreStats
 
 
 class MemoryStorage(Storage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from runtime import Runtime
 from runtime.keys import denormalize_args
 from runtime.db.models import InputValue, Memo, MemoDependency, Namespace
-from runtime.registry import lookup
+from runtime.function import REGISTRY
 from runtime.db.codec import decode
 from runtime.db.storage import parse_args_text
 from runtime.values import values_equal
@@ -21,7 +21,7 @@ def store_problems(namespace: str) -> list[str]:
     ns = Namespace.objects.get(name=namespace)
     fresh = Runtime()
     for row in InputValue.objects.filter(namespace=ns, deleted=False):
-        lookup(row.function).set(fresh, *denormalize_args(parse_args_text(row.args_key)), decode(row.value))
+        REGISTRY.lookup(row.function).set(fresh, *denormalize_args(parse_args_text(row.args_key)), decode(row.value))
     edges: dict[int, list[tuple[int, str, str]]] = {}
     for memo_id, position, function, args_key in MemoDependency.objects.filter(namespace=ns).values_list(
         "memo_id", "position", "function", "args_key"
@@ -38,7 +38,7 @@ def store_problems(namespace: str) -> list[str]:
             problems.append(f"{memo.label}: edge positions {[p for p, _, _ in stored_deps]}")
         if memo.verified_at != ns.revision:
             continue
-        fn = lookup(memo.function)
+        fn = REGISTRY.lookup(memo.function)
         key_args = parse_args_text(memo.args_key)
         expected = fn(fresh, *denormalize_args(key_args))
         if not values_equal(decode(memo.value), expected):

@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from runtime import Runtime, derived
-from runtime.api import DerivedFunction
+from runtime import DerivedFunction, Runtime, derived
 from runtime.db.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
-from runtime.registry import lookup
+from runtime.function import REGISTRY
 from runtime.db.codec import decode, encode, register_codec
 from runtime.db.storage import DatabaseStorage
 from runtime.values import values_equal
@@ -197,7 +196,7 @@ def test_memos_of_other_code_are_not_served():
 @derived
 def uses_evolving(rt) -> int:
     programs.RUNS.append("uses")
-    return lookup(f"{__name__}.evolving")(rt) * 10
+    return REGISTRY.lookup(f"{__name__}.evolving")(rt) * 10
 
 
 def test_a_restart_with_changed_code_reexecutes_the_dependents_too():
@@ -213,7 +212,7 @@ def test_a_restart_with_changed_code_reexecutes_the_dependents_too():
     restarted = _runtime()
     assert uses_evolving(restarted) == 20
     assert restarted.revision == 1
-    assert FunctionCode.objects.get(function=f"{__name__}.evolving").code_version == lookup(
+    assert FunctionCode.objects.get(function=f"{__name__}.evolving").code_version == REGISTRY.lookup(
         f"{__name__}.evolving"
     ).code
     assert list(RevisionLog.objects.values_list("revision", "action", "function")) == [
