@@ -124,7 +124,7 @@ def test_chain_where_every_level_reexecutes_through_nested_verification(rt):
     assert fresh_chain(rt, 1500) == 1510
 
 
-def test_deep_chain_works_with_max_depth_7(make_runtime):
+def test_chain_of_300_under_max_depth_7_suspends_yet_computes_and_recomputes_correctly(make_runtime):
     rt = make_runtime(max_depth=7)
     base.set(rt, 1)
     assert chain(rt, 300) == 301

@@ -135,7 +135,7 @@ def test_change_to_another_key_of_the_same_input_does_not_reexecute(rt):
     assert rt.counters.verifications == 1
 
 
-def test_input_without_key(rt):
+def test_input_without_a_key_is_read_and_its_change_reexecutes_dependents(rt):
     scale.set(rt, 10.0)
     sample.set(rt, 1, (1.0, 2.0))
     assert scale(rt) == 10.0
