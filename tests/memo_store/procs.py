@@ -18,13 +18,14 @@ def main(argv: list[str]) -> None:
     django.setup()
     from runtime import Runtime
     from runtime.db.storage import DatabaseStorage
+    from tests.execution_log import log
 
     from . import programs
 
     command, namespace, *rest = argv
     rt = Runtime(storage=DatabaseStorage(namespace))
     if command == "total":
-        out = {"total": programs.total(rt), "revision": rt.revision, "runs": len(programs.RUNS)}
+        out = {"total": programs.total(rt), "revision": rt.revision, "runs": len(log.take())}
     elif command == "read":
         seconds = float(rest[0])
         seen = []

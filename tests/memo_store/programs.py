@@ -1,15 +1,15 @@
 """Derived functions that the memo-store tests run, in the test process and in real worker processes.
 
 They live in an importable module so that every process finds them under the same id.
+Their bodies record each execution in the execution log (tests/execution_log.py), which
+belongs to the process that runs them.
 """
 from __future__ import annotations
 
 import time
 
 from runtime import declare_input, derived
-
-#: Calls executed in this process, appended to by the derived bodies.
-RUNS: list[tuple] = []
+from tests.execution_log import log
 
 
 @declare_input
@@ -24,20 +24,20 @@ def size(rt) -> int:
 
 @derived
 def square(rt, i: int) -> float:
-    RUNS.append(("square", i))
+    log.add(("square", i))
     return value(rt, i) ** 2
 
 
 @derived
 def total(rt) -> float:
-    RUNS.append(("total",))
+    log.add(("total",))
     return sum(square(rt, i) for i in range(size(rt)))
 
 
 @derived
 def slow_total(rt) -> float:
     """Like ``total`` but slow, so that input changes land in the middle of it."""
-    RUNS.append(("slow_total",))
+    log.add(("slow_total",))
     result = 0.0
     for i in range(size(rt)):
         time.sleep(0.002)
@@ -47,5 +47,5 @@ def slow_total(rt) -> float:
 
 @derived
 def chain(rt, n: int) -> float:
-    RUNS.append(("chain", n))
+    log.add(("chain", n))
     return value(rt, 0) if n == 0 else chain(rt, n - 1) + 1.0

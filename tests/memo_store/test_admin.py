@@ -16,11 +16,10 @@ from runtime import Runtime, declare_input, derived
 from runtime.db.admin import CappedPaginator
 from runtime.db.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
 from runtime.db.storage import DatabaseStorage
+from tests.execution_log import log
 
 pytestmark = pytest.mark.django_db
 
-#: Calls executed, appended to by the derived bodies.
-RUNS: list[tuple] = []
 MEMO_LIST = reverse("admin:runtime_memo_changelist")
 
 
@@ -31,25 +30,20 @@ def scale(rt) -> float:
 
 @derived
 def square(rt, i: int) -> float:
-    RUNS.append(("square", i))
+    log.add(("square", i))
     return scale(rt) * i * i
 
 
 @derived
 def total(rt, n: int) -> float:
-    RUNS.append(("total", n))
+    log.add(("total", n))
     return sum(square(rt, i) for i in range(n))
 
 
 @derived
 def vector(rt, n: int) -> np.ndarray:
-    RUNS.append(("vector", n))
+    log.add(("vector", n))
     return np.arange(n, dtype=np.float64) * scale(rt)
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
 
 
 def _populate(namespace: str = "adm", squares: int = 5) -> Runtime:
@@ -150,16 +144,16 @@ def test_invalidate_deletes_rows_and_the_next_call_re_executes(admin_client: Cli
     assert not Memo.objects.filter(pk__in=victims).exists()
     assert not MemoDependency.objects.filter(memo_id__in=victims).exists()
     assert Memo.objects.count() == 5
-    RUNS.clear()
+    log.clear()
     assert square(rt, 1) == 2.0
     assert list(vector(rt, 4)) == [0.0, 2.0, 4.0, 6.0]
     assert total(rt, 3) == 10.0  # verified at this revision: served as it is
-    assert sorted(RUNS) == [("square", 1), ("vector", 4)]
+    assert sorted(log.take()) == [("square", 1), ("vector", 4)]
     Memo.objects.filter(label="square(rt, 1)").delete()
-    RUNS.clear()
     scale.set(rt, 2.5)  # at the next revision, total re-verifies, finds square(rt, 1) missing, re-executes
     assert total(rt, 3) == 12.5
-    assert ("total", 3) in RUNS and ("square", 1) in RUNS
+    executed = log.take()
+    assert ("total", 3) in executed and ("square", 1) in executed
 
 
 def test_invalidate_with_dependents_re_executes_them_at_once(admin_client: Client):
@@ -169,9 +163,9 @@ def test_invalidate_with_dependents_re_executes_them_at_once(admin_client: Clien
         MEMO_LIST, {"action": "invalidate_with_dependents", "_selected_action": [victim]}, follow=True
     )
     assert "Invalidated 2 memos (4 dependency edges removed)" in response.content.decode()  # and total(rt, 3)
-    RUNS.clear()
+    log.clear()
     assert total(rt, 3) == 10.0
-    assert sorted(RUNS) == [("square", 1), ("total", 3)]
+    assert sorted(log.take()) == [("square", 1), ("total", 3)]
 
 
 def test_nothing_can_be_added_changed_or_deleted_through_the_admin(admin_client: Client):

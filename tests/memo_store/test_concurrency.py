@@ -104,7 +104,6 @@ def test_a_killed_process_leaves_whole_rows_and_the_rest_is_recomputed():
         assert store_problems("crash") == [], f"after kill {attempt}"
     stored = Memo.objects.filter(namespace__name="crash").count()
     assert 0 < stored < 4001
-    programs.RUNS.clear()
     fresh = Runtime(storage=DatabaseStorage("crash"))
     assert programs.chain(fresh, 4000) == 4001.0
     assert fresh.counters.executions == 4001 - stored  # only what was not committed runs again

@@ -13,11 +13,9 @@ from runtime import Runtime, declare_input, derived
 from runtime.db.gc import collect_garbage, distinct_functions, function_code_versions, namespace_mark_deleted
 from runtime.db.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
 from runtime.db.storage import DatabaseStorage, NamespaceDeleted
+from tests.execution_log import log
 
 pytestmark = pytest.mark.django_db
-
-#: Calls executed, appended to by the derived bodies.
-RUNS: list[tuple] = []
 
 
 @declare_input
@@ -27,19 +25,14 @@ def cell(rt, i: int) -> float:
 
 @derived
 def double(rt, i: int) -> float:
-    RUNS.append(("double", i))
+    log.add(("double", i))
     return 2 * cell(rt, i)
 
 
 @derived
 def plus_one(rt, i: int) -> float:
-    RUNS.append(("plus_one", i))
+    log.add(("plus_one", i))
     return double(rt, i) + 1
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
 
 
 def _populate(namespace: str, cells: int = 5) -> Runtime:
@@ -108,10 +101,10 @@ def test_unverified_before_removes_memos_not_verified_since_that_revision():
     out = _gc("--unverified-before", "6", "--delete")
     assert re.search(r"^ns\s+unverified\s+verified before revision 6\s+6\s+6\s+0\s+0$", out, re.M)
     assert _memos("ns") == ["double(rt, 0)", "double(rt, 1)", "plus_one(rt, 0)", "plus_one(rt, 1)"]
-    RUNS.clear()
+    log.clear()
     assert [plus_one(rt, i) for i in range(5)] == [21.0, 3.0, 5.0, 7.0, 9.0]
-    assert sorted(RUNS) == [("double", 2), ("double", 3), ("double", 4), ("plus_one", 2), ("plus_one", 3),
-                            ("plus_one", 4)]
+    assert sorted(log.take()) == [("double", 2), ("double", 3), ("double", 4), ("plus_one", 2), ("plus_one", 3),
+                                  ("plus_one", 4)]
 
 
 def test_stale_code_removes_memos_of_other_code_versions_and_of_functions_that_are_gone(
@@ -137,14 +130,13 @@ def test_stale_code_removes_memos_of_other_code_versions_and_of_functions_that_a
     assert _memos("ns") == ["double(rt, 0)", "double(rt, 4)", "plus_one(rt, 1)", "plus_one(rt, 2)",
                             "plus_one(rt, 3)", "plus_one(rt, 4)"]
     Memo.objects.filter(label__in=["plus_one(rt, 2)", "plus_one(rt, 3)", "plus_one(rt, 4)"]).delete()
-    RUNS.clear()
+    log.clear()
     _assert_correct(rt)  # memos verified at this revision are served; the missing ones re-execute
-    assert sorted(RUNS) == [("double", 2), ("double", 3), ("plus_one", 0), ("plus_one", 2), ("plus_one", 3),
-                            ("plus_one", 4)]
+    assert sorted(log.take()) == [("double", 2), ("double", 3), ("plus_one", 0), ("plus_one", 2), ("plus_one", 3),
+                                  ("plus_one", 4)]
     cell.set(rt, 4, 4.5)  # at the next revision, memos that read a removed one re-execute
-    RUNS.clear()
     assert [plus_one(rt, i) for i in range(5)] == [1.0, 3.0, 5.0, 7.0, 10.0]
-    assert sorted(RUNS) == [("double", 1), ("double", 4), ("plus_one", 1), ("plus_one", 4)]
+    assert sorted(log.take()) == [("double", 1), ("double", 4), ("plus_one", 1), ("plus_one", 4)]
 
 
 def test_each_batch_is_one_locked_transaction():
@@ -162,9 +154,9 @@ def test_each_batch_is_one_locked_transaction():
         assert '"runtime_namespace"' in sql[i - 5]
         if connection.features.has_select_for_update:
             assert sql[i - 5].endswith("FOR UPDATE")
-    RUNS.clear()
+    log.clear()
     _assert_correct(rt)
-    assert len(RUNS) == 10
+    assert len(log.take()) == 10
 
 
 def test_a_deleted_namespace_is_dropped_in_batches():

@@ -16,16 +16,12 @@ from runtime.function import REGISTRY
 from runtime.db.codec import decode, encode, register_codec
 from runtime.db.storage import DatabaseStorage
 from runtime.values import values_equal
+from tests.execution_log import assert_log, log
 
 from . import programs
 from .checks import store_problems
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    programs.RUNS.clear()
 
 
 def _runtime(namespace: str = "ns") -> Runtime:
@@ -38,12 +34,12 @@ def test_restarted_runtime_sees_same_revision_inputs_and_memos():
     for i in range(3):
         programs.value.set(first, i, float(i))
     assert programs.total(first) == 5.0
-    programs.RUNS.clear()
+    log.clear()
     second = _runtime()  # a new process opening the same namespace
     assert second.revision == first.revision == 4
     assert programs.value(second, 2) == 2.0
     assert programs.total(second) == 5.0
-    assert programs.RUNS == []
+    assert_log([])
     assert second.counters.executions == 0
 
 
@@ -159,15 +155,15 @@ register_codec(Money, "tests.Money", lambda m: m.cents, Money)
 
 @derived
 def price(rt, cents: int) -> Money:
-    programs.RUNS.append(("price", cents))
+    log.add(("price", cents))
     return Money(cents)
 
 
 def test_registered_codec_makes_a_type_storable():
     price(_runtime(), 250)
-    programs.RUNS.clear()
+    log.clear()
     assert price(_runtime(), 250) == Money(250)
-    assert programs.RUNS == []
+    assert_log([])
 
 
 def _declare(version: int, body) -> DerivedFunction:
@@ -178,24 +174,24 @@ def _declare(version: int, body) -> DerivedFunction:
 
 def test_memos_of_other_code_are_not_served():
     def v1(rt):
-        programs.RUNS.append("v1")
+        log.add("v1")
         return 1
 
     def v2(rt):
-        programs.RUNS.append("v2")
+        log.add("v2")
         return 2
 
     assert _declare(0, v1)(_runtime()) == 1
     assert _declare(0, v1)(_runtime()) == 1  # same code: served
     assert _declare(0, v2)(_runtime()) == 2  # changed code: re-executed
     assert _declare(1, v2)(_runtime()) == 2  # bumped version: re-executed
-    assert programs.RUNS == ["v1", "v2", "v2"]
+    assert_log(["v1", "v2", "v2"])
     assert Memo.objects.get(function=f"{__name__}.evolving").code_version.startswith("1:")
 
 
 @derived
 def uses_evolving(rt) -> int:
-    programs.RUNS.append("uses")
+    log.add("uses")
     return REGISTRY.lookup(f"{__name__}.evolving")(rt) * 10
 
 
@@ -226,11 +222,11 @@ def test_reverifying_a_chain_of_1000_memos_takes_at_most_10_queries():
     programs.value.set(rt, 1, 1.0)
     programs.chain(rt, 999)
     programs.value.set(rt, 1, 2.0)  # not read by the chain
-    programs.RUNS.clear()
+    log.clear()
     fresh = _runtime()
     with CaptureQueriesContext(connection) as queries:
         assert programs.chain(fresh, 999) == 1000.0
-    assert programs.RUNS == []
+    assert_log([])
     assert fresh.counters.verifications == 1000
     assert len(queries) <= 10, [q["sql"][:80] for q in queries]
     assert Memo.objects.with_verified_at().filter(verified_at=3).count() == 1000

@@ -18,17 +18,13 @@ from runtime import Runtime
 from runtime.db.gc import invalidate_memos
 from runtime.db.models import Memo, RevisionLog, Verification
 from runtime.db.storage import DatabaseStorage
+from tests.execution_log import assert_log, log
 
 from . import programs
 from .checks import store_problems
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _namespaces = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    programs.RUNS.clear()
 
 
 def _pair(namespace: str = "ns") -> tuple[Runtime, Runtime]:
@@ -45,10 +41,10 @@ def test_an_unrelated_input_change_is_reverified_from_the_rows_held():
     programs.value.set(writer, 0, 1.0)
     assert programs.chain(reader, 199) == 200.0
     programs.value.set(writer, 1, 5.0)  # not read by the chain
-    programs.RUNS.clear()
+    log.clear()
     with CaptureQueriesContext(connection) as queries:
         assert programs.chain(reader, 199) == 200.0
-    assert programs.RUNS == []
+    assert_log([])
     assert reader.counters.verifications == 200
     assert _memo_reads(queries) == []  # no memo row read again
     assert any("runtime_revisionlog" in q["sql"] for q in queries)
@@ -62,9 +58,9 @@ def test_an_input_another_process_changed_is_read_again():
     programs.value.set(writer, 0, 1.0)
     assert programs.chain(reader, 99) == 100.0
     programs.value.set(writer, 0, 2.0)
-    programs.RUNS.clear()
+    log.clear()
     assert programs.chain(reader, 99) == 101.0
-    assert len(programs.RUNS) == 100
+    assert len(log.take()) == 100
     assert store_problems("ns") == []
 
 
@@ -85,10 +81,10 @@ def test_deleted_memos_make_a_running_process_read_everything_again():
     assert programs.chain(reader, 9) == 10.0
     invalidate_memos(Memo.objects.filter(label="chain(rt, 4)"), with_dependents=True)
     programs.value.set(writer, 1, 5.0)
-    programs.RUNS.clear()
+    log.clear()
     with CaptureQueriesContext(connection) as queries:
         assert programs.chain(reader, 9) == 10.0
-    assert sorted(programs.RUNS) == [("chain", n) for n in range(4, 10)]
+    assert sorted(log.take()) == [("chain", n) for n in range(4, 10)]
     assert _memo_reads(queries)
     assert store_problems("ns") == []
 

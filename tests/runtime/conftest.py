@@ -2,7 +2,8 @@
 
 Every test that takes ``rt`` or ``make_runtime`` runs once per entry of ``STORAGE_KINDS``.
 Tests use only the public API and the ``rt.storage`` seam, so a new backend joins the
-whole suite by adding its kind here and a branch to ``make_storage``.
+whole suite by adding its kind here and a branch to ``make_storage``.  Every test starts
+with an empty execution log (tests/execution_log.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from runtime import Runtime
 from runtime.storage import MemoryStorage, Storage
+from tests.execution_log import log
 
 #: "database" is DatabaseStorage on the test database that DATABASE_URL selects (SQLite by
 #: default; CI runs the suite again on PostgreSQL), with committed transactions as in
@@ -25,6 +27,12 @@ class RuntimeFactory(Protocol):
     """Signature of the ``make_runtime`` fixture."""
 
     def __call__(self, storage: Storage | None = None, *, max_depth: int | None = None) -> Runtime: ...
+
+
+@pytest.fixture(autouse=True)
+def _fresh_execution_log() -> None:
+    """Start every test with an empty execution log, so it sees only its own executions."""
+    log.clear()
 
 
 @pytest.fixture(params=STORAGE_KINDS)

@@ -14,8 +14,8 @@ from typing import Any, Callable
 import pytest
 
 from runtime import DerivedFunction, declare_input, derived, previous_output
+from tests.execution_log import assert_log, log
 
-RUNS: list[str] = []
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FINGERPRINT_SCRIPT = """
 from runtime import derived
@@ -26,11 +26,6 @@ def classify(rt, word):
 
 print(classify.code)
 """
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
 
 
 @declare_input
@@ -45,13 +40,13 @@ def unrelated(rt) -> int:
 
 @derived
 def formula(rt) -> int:
-    RUNS.append("formula")
+    log.add("formula")
     return base(rt) + 1
 
 
 @derived
 def uses_formula(rt) -> int:
-    RUNS.append("uses_formula")
+    log.add("uses_formula")
     return formula(rt) * 10
 
 
@@ -79,13 +74,13 @@ def test_changed_code_is_not_served_the_old_memo(rt, redeclare):
     assert formula(rt) == 2
 
     def changed(rt) -> int:
-        RUNS.append("formula")
+        log.add("formula")
         return base(rt) + 2
 
     new = redeclare(changed)
     assert new.code != ORIGINAL_FORMULA.code
     assert new(rt) == 3
-    assert RUNS == ["formula", "formula"]
+    assert_log(["formula", "formula"])
 
 
 def test_changed_code_gets_no_previous_output_from_the_old_code(rt, redeclare):
@@ -107,13 +102,13 @@ def test_dependent_of_changed_function_reexecutes_at_the_next_revision(rt, redec
     assert uses_formula(rt) == 20
 
     def changed(rt) -> int:
-        RUNS.append("formula v2")
+        log.add("formula v2")
         return base(rt) + 2
 
     redeclare(changed)
     unrelated.set(rt, 1)
     assert uses_formula(rt) == 30
-    assert RUNS == ["uses_formula", "formula", "uses_formula", "formula v2"]
+    assert_log(["uses_formula", "formula", "uses_formula", "formula v2"])
 
 
 def test_dependent_of_changed_function_reexecutes_without_an_input_change(rt, redeclare):
@@ -122,15 +117,15 @@ def test_dependent_of_changed_function_reexecutes_without_an_input_change(rt, re
     revision = rt.revision
 
     def changed(rt) -> int:
-        RUNS.append("formula v2")
+        log.add("formula v2")
         return base(rt) + 2
 
     redeclare(changed)
     assert uses_formula(rt) == 30  # its own memo is current, but what it read is not
     assert rt.revision == revision + 1  # the code change started a revision
-    assert RUNS == ["uses_formula", "formula", "uses_formula", "formula v2"]
+    assert_log(["uses_formula", "formula", "uses_formula", "formula v2"])
     assert uses_formula(rt) == 30
-    assert len(RUNS) == 4
+    assert_log([])
 
 
 def test_version_bump_is_not_served_the_old_memo(rt, redeclare):
@@ -139,7 +134,7 @@ def test_version_bump_is_not_served_the_old_memo(rt, redeclare):
     bumped = redeclare(ORIGINAL_FORMULA.body, version=2)
     assert bumped.code != ORIGINAL_FORMULA.code
     assert bumped(rt) == 2
-    assert RUNS == ["formula", "formula"]
+    assert_log(["formula", "formula"])
 
 
 def test_identical_code_declared_again_is_served_the_memo(rt, redeclare):
@@ -147,13 +142,13 @@ def test_identical_code_declared_again_is_served_the_memo(rt, redeclare):
     formula(rt)
 
     def same(rt) -> int:
-        RUNS.append("formula")
+        log.add("formula")
         return base(rt) + 1
 
     again = redeclare(same)
     assert again.code == ORIGINAL_FORMULA.code
     assert again(rt) == 2
-    assert RUNS == ["formula"]
+    assert_log(["formula"])
 
 
 def test_second_runtime_on_the_same_store_does_not_serve_memos_of_old_code(rt, make_runtime, redeclare):
@@ -180,7 +175,7 @@ def test_code_fingerprint_is_the_same_in_every_process():
 
 @derived
 def fails_when_negative(rt) -> int:
-    RUNS.append("fails_when_negative")
+    log.add("fails_when_negative")
     if base(rt) < 0:
         raise ValueError("negative")
     return base(rt)

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import pytest
 
 from runtime import InputWriteError, Runtime, declare_input, derived
+from tests.execution_log import assert_log, log
 
-RUNS: list[str] = []
 JOIN_SECONDS = 30
 
 
@@ -35,9 +35,8 @@ GATE = Gate()
 
 
 @pytest.fixture(autouse=True)
-def _reset() -> None:
+def _fresh_gate() -> None:
     global GATE
-    RUNS.clear()
     GATE = Gate()
 
 
@@ -82,7 +81,7 @@ def right(rt) -> int:
 
 @derived
 def writes_input(rt, mode: str) -> int:
-    RUNS.append("writes_input")
+    log.add("writes_input")
     if mode == "set":
         x.set(rt, 99)
     else:
@@ -92,7 +91,7 @@ def writes_input(rt, mode: str) -> int:
 
 @derived
 def gated_read(rt) -> int:
-    RUNS.append("gated_read")
+    log.add("gated_read")
     value = x(rt)
     GATE.pass_through()
     return value
@@ -105,7 +104,7 @@ def doubled(rt) -> int:
 
 @derived
 def slow_square(rt) -> int:
-    RUNS.append("slow_square")
+    log.add("slow_square")
     value = x(rt)
     time.sleep(0.05)
     return value * value
@@ -134,7 +133,7 @@ def test_input_write_inside_derived_function_raises_input_write_error(rt, mode):
     assert x(rt) == 1
     with pytest.raises(InputWriteError):
         writes_input(rt, mode)
-    assert RUNS == ["writes_input", "writes_input"]
+    assert_log(["writes_input", "writes_input"])
 
 
 def test_write_from_another_thread_waits_for_the_running_computation(rt):
@@ -151,7 +150,7 @@ def test_write_from_another_thread_waits_for_the_running_computation(rt):
     assert writer.outcome() is True
     assert x(rt) == 2
     assert gated_read(rt) == 2
-    assert RUNS == ["gated_read", "gated_read"]
+    assert_log(["gated_read", "gated_read"])
 
 
 def test_memo_hit_on_memory_storage_does_not_wait_for_a_running_computation():
@@ -177,7 +176,7 @@ def test_same_call_from_two_threads_executes_once(rt):
     for worker in workers:
         worker.start()
     assert [worker.outcome() for worker in workers] == [16, 16]
-    assert RUNS == ["slow_square"]
+    assert_log(["slow_square"])
 
 
 def race(reader_rt: Runtime, writer_rt: Runtime, writes: int = 100) -> list[tuple[tuple[int, int], int]]:

@@ -8,14 +8,9 @@ from __future__ import annotations
 import pytest
 
 from runtime import CycleError, declare_input, derived
+from tests.execution_log import assert_log, log
 
 DEPTH = 10_000
-RUNS: list[int] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
 
 
 @declare_input
@@ -40,7 +35,7 @@ def ring_size(rt) -> int:
 
 @derived
 def chain(rt, n: int) -> int:
-    RUNS.append(n)
+    log.add(n)
     if n == 0:
         return base(rt)
     return chain(rt, n - 1) + 1
@@ -48,7 +43,7 @@ def chain(rt, n: int) -> int:
 
 @derived
 def fresh_chain(rt, n: int) -> int:
-    RUNS.append(n)
+    log.add(n)
     g = generation(rt)
     if n == 0:
         return g
@@ -87,15 +82,15 @@ def test_chain_of_10000_computes_without_recursion_error(rt):
     base.set(rt, 7)
     assert chain(rt, DEPTH) == DEPTH + 7
     assert rt.counters.executions == DEPTH + 1
-    assert set(RUNS) == set(range(DEPTH + 1))
+    assert set(log.take()) == set(range(DEPTH + 1))
 
 
 def test_chain_of_10000_is_then_all_memo_hits(rt):
     base.set(rt, 0)
     chain(rt, DEPTH)
-    RUNS.clear()
+    log.clear()
     assert [chain(rt, n) for n in (DEPTH, DEPTH // 2, 0)] == [DEPTH, DEPTH // 2, 0]
-    assert RUNS == []
+    assert_log([])
 
 
 def test_chain_of_10000_reverifies_after_unrelated_change_without_executing(rt):
@@ -103,10 +98,10 @@ def test_chain_of_10000_reverifies_after_unrelated_change_without_executing(rt):
     unrelated.set(rt, 0)
     chain(rt, DEPTH)
     unrelated.set(rt, 1)
-    RUNS.clear()
+    log.clear()
     rt.reset_counters()
     assert chain(rt, DEPTH) == DEPTH
-    assert RUNS == []
+    assert_log([])
     assert rt.counters.verifications == DEPTH + 1
 
 
@@ -114,9 +109,9 @@ def test_chain_of_10000_reexecutes_each_level_once_after_bottom_change(rt):
     base.set(rt, 0)
     chain(rt, DEPTH)
     base.set(rt, 1)
-    RUNS.clear()
+    log.clear()
     assert chain(rt, DEPTH) == DEPTH + 1
-    assert sorted(RUNS) == list(range(DEPTH + 1))
+    assert sorted(log.take()) == list(range(DEPTH + 1))
 
 
 def test_chain_where_every_level_reexecutes_through_nested_verification(rt):
@@ -129,7 +124,7 @@ def test_chain_where_every_level_reexecutes_through_nested_verification(rt):
     assert fresh_chain(rt, 1500) == 1510
 
 
-def test_deep_chain_works_with_max_depth_7(make_runtime):
+def test_chain_of_300_under_max_depth_7_suspends_yet_computes_and_recomputes_correctly(make_runtime):
     rt = make_runtime(max_depth=7)
     base.set(rt, 1)
     assert chain(rt, 300) == 301
@@ -147,11 +142,10 @@ def test_suspended_levels_run_again_but_complete_once(make_runtime):
     rt = make_runtime(max_depth=7)
     base.set(rt, 0)
     chain(rt, 50)
-    assert len(RUNS) > 51
+    assert len(log.take()) > 51
     assert rt.counters.executions == 51
-    RUNS.clear()
     chain(rt, 50)
-    assert RUNS == []
+    assert_log([])
 
 
 @pytest.mark.parametrize("max_depth, depth, handler", [(7, 20, 10), (None, 1000, 500)])

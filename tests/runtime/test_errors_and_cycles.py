@@ -1,6 +1,7 @@
 """Exceptions in derived functions, dependency cycles and previous_output (spec: semantics 5, 6, 7).
 
-Executions are counted through ``RUNS``, which the derived bodies append to.
+The derived bodies record their executions in the shared execution log (tests/execution_log.py).
+``RAISED`` holds the exceptions ``checked`` raised and the previous outputs ``failing_history`` saw.
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from runtime import (
     derived,
     previous_output,
 )
+from tests.execution_log import assert_log, log
 
-RUNS: list[str] = []
 RAISED: list[BaseException] = []
 
 
 @pytest.fixture(autouse=True)
-def _clear_logs() -> None:
-    RUNS.clear()
+def _clear_raised() -> None:
     RAISED.clear()
 
 
@@ -47,7 +47,7 @@ def counter(rt, name: str) -> int:
 
 @derived
 def checked(rt) -> int:
-    RUNS.append("checked")
+    log.add("checked")
     v = x(rt)
     if v < 0:
         error = Boom(f"negative: {v}")
@@ -58,13 +58,13 @@ def checked(rt) -> int:
 
 @derived
 def plus_one(rt) -> int:
-    RUNS.append("plus_one")
+    log.add("plus_one")
     return checked(rt) + 1
 
 
 @derived
 def tolerant(rt) -> str:
-    RUNS.append("tolerant")
+    log.add("tolerant")
     try:
         return f"ok {checked(rt)}"
     except Boom:
@@ -73,7 +73,7 @@ def tolerant(rt) -> str:
 
 @derived
 def optional_x(rt) -> int:
-    RUNS.append("optional_x")
+    log.add("optional_x")
     try:
         return x(rt)
     except MissingInputError:
@@ -87,7 +87,7 @@ def self_loop(rt) -> int:
 
 @derived
 def a(rt) -> int:
-    RUNS.append("a")
+    log.add("a")
     if loop(rt):
         return b(rt, 1)
     return 0
@@ -95,7 +95,7 @@ def a(rt) -> int:
 
 @derived
 def b(rt, i: int) -> int:
-    RUNS.append("b")
+    log.add("b")
     return a(rt) + i
 
 
@@ -106,7 +106,7 @@ def above_cycle(rt) -> int:
 
 @derived
 def history(rt, name: str) -> tuple:
-    RUNS.append("history")
+    log.add("history")
     before = previous_output(rt)
     return (counter(rt, name), before)
 
@@ -139,7 +139,7 @@ def test_exception_propagates_unchanged_through_nested_derived_calls(rt):
     with pytest.raises(Boom) as info:
         plus_one(rt)
     assert info.value is RAISED[0]
-    assert RUNS == ["plus_one", "checked"]
+    assert_log(["plus_one", "checked"])
 
 
 def test_failed_call_is_not_memoized_and_next_call_executes_again(rt):
@@ -147,7 +147,7 @@ def test_failed_call_is_not_memoized_and_next_call_executes_again(rt):
     for _ in range(3):
         with pytest.raises(Boom):
             checked(rt)
-    assert RUNS == ["checked"] * 3
+    assert_log(["checked"] * 3)
     assert rt.counters.executions == 0
     assert len(RAISED) == 3
 
@@ -180,7 +180,7 @@ def test_caller_that_handles_the_error_is_memoized(rt):
     x.set(rt, -1)
     assert tolerant(rt) == "fallback"
     assert tolerant(rt) == "fallback"
-    assert RUNS == ["tolerant", "checked"]
+    assert_log(["tolerant", "checked"])
 
 
 def test_caller_that_handled_an_error_reexecutes_when_the_cause_is_fixed(rt):
@@ -232,7 +232,7 @@ def test_derived_that_caught_a_missing_input_reexecutes_when_it_is_set(rt):
     assert optional_x(rt) == 8
     x.delete(rt)
     assert optional_x(rt) == -1
-    assert RUNS == ["optional_x"] * 3
+    assert_log(["optional_x"] * 3)
 
 
 def test_self_cycle_raises_cycle_error_naming_the_call(rt):

@@ -1,6 +1,6 @@
 """Memo hits, inputs and revisions, and what may be passed as arguments (spec: public API, semantics 1).
 
-Executions are counted through ``RUNS``, which the derived bodies append to.
+The derived bodies record their executions in the shared execution log (tests/execution_log.py).
 """
 from __future__ import annotations
 
@@ -9,13 +9,7 @@ import math
 import pytest
 
 from runtime import MissingInputError, declare_input, derived
-
-RUNS: list[tuple] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
+from tests.execution_log import assert_log, log
 
 
 @declare_input
@@ -35,39 +29,39 @@ def cell(rt, row: int, col: int) -> int:
 
 @derived
 def double(rt, i: int) -> tuple:
-    RUNS.append(("double", i))
+    log.add(("double", i))
     return tuple(2 * v for v in sample(rt, i))
 
 
 @derived
 def scaled(rt, i: int) -> tuple:
-    RUNS.append(("scaled", i))
+    log.add(("scaled", i))
     return tuple(scale(rt) * v for v in sample(rt, i))
 
 
 @derived
 def cell_sum(rt, row: int) -> int:
-    RUNS.append(("cell_sum", row))
+    log.add(("cell_sum", row))
     return cell(rt, row, 0) + cell(rt, row, 1)
 
 
 @derived
 def describe(rt, arg) -> str:
-    RUNS.append(("describe", arg))
+    log.add(("describe", arg))
     return f"{type(arg).__name__}:{arg!r}"
 
 
 def test_first_call_executes_and_returns_the_value(rt):
     sample.set(rt, 1, (3.0, 4.0))
     assert double(rt, 1) == (6.0, 8.0)
-    assert RUNS == [("double", 1)]
+    assert_log([("double", 1)])
 
 
 def test_memo_hit_does_not_execute(rt):
     sample.set(rt, 1, (3.0,))
     first = double(rt, 1)
     second = double(rt, 1)
-    assert RUNS == [("double", 1)]
+    assert_log([("double", 1)])
     assert second == first
     assert rt.counters.executions == 1
     assert rt.counters.hits == 1
@@ -96,7 +90,7 @@ def test_each_argument_tuple_is_memoized_separately(rt):
     assert double(rt, 2) == (4.0,)
     double(rt, 1)
     double(rt, 2)
-    assert RUNS == [("double", 1), ("double", 2)]
+    assert_log([("double", 1), ("double", 2)])
 
 
 def test_set_input_that_changes_value_bumps_revision_once(rt):
@@ -120,7 +114,7 @@ def test_equal_input_set_does_not_reexecute_dependents(rt):
     double(rt, 1)
     sample.set(rt, 1, (1.0,))
     double(rt, 1)
-    assert RUNS == [("double", 1)]
+    assert_log([("double", 1)])
 
 
 def test_changed_input_reexecutes_its_dependent(rt):
@@ -128,7 +122,7 @@ def test_changed_input_reexecutes_its_dependent(rt):
     assert double(rt, 1) == (2.0,)
     sample.set(rt, 1, (5.0,))
     assert double(rt, 1) == (10.0,)
-    assert RUNS == [("double", 1), ("double", 1)]
+    assert_log([("double", 1), ("double", 1)])
 
 
 def test_change_to_another_key_of_the_same_input_does_not_reexecute(rt):
@@ -137,18 +131,18 @@ def test_change_to_another_key_of_the_same_input_does_not_reexecute(rt):
     double(rt, 1)
     sample.set(rt, 2, (7.0,))
     assert double(rt, 1) == (2.0,)
-    assert RUNS == [("double", 1)]
+    assert_log([("double", 1)])
     assert rt.counters.verifications == 1
 
 
-def test_input_without_key(rt):
+def test_input_without_a_key_is_read_and_its_change_reexecutes_dependents(rt):
     scale.set(rt, 10.0)
     sample.set(rt, 1, (1.0, 2.0))
     assert scale(rt) == 10.0
     assert scaled(rt, 1) == (10.0, 20.0)
     scale.set(rt, 0.5)
     assert scaled(rt, 1) == (0.5, 1.0)
-    assert RUNS == [("scaled", 1), ("scaled", 1)]
+    assert_log([("scaled", 1), ("scaled", 1)])
 
 
 def test_input_with_two_keys_distinguishes_key_order(rt):
@@ -162,7 +156,7 @@ def test_input_with_two_keys_distinguishes_key_order(rt):
     assert cell_sum(rt, 1) == 30
     cell.set(rt, 1, 1, 21)
     assert cell_sum(rt, 1) == 31
-    assert RUNS == [("cell_sum", 1), ("cell_sum", 1)]
+    assert_log([("cell_sum", 1), ("cell_sum", 1)])
 
 
 def test_top_level_input_read_returns_the_value_set(rt):
@@ -193,7 +187,7 @@ def test_deleting_an_input_reexecutes_its_dependent_which_then_fails(rt):
     sample.delete(rt, 1)
     with pytest.raises(MissingInputError, match=r"sample\(rt, 1\)"):
         double(rt, 1)
-    assert RUNS == [("double", 1), ("double", 1)]
+    assert_log([("double", 1), ("double", 1)])
 
 
 def test_deleting_input_without_value_raises_and_keeps_revision(rt):
@@ -230,7 +224,7 @@ def test_unhashable_argument_is_a_type_error_naming_the_argument(rt, bad, type_n
         cell(rt, 0, bad)
     with pytest.raises(TypeError, match=rf"argument 1 \('row'\) must be .* not {type_name}"):
         cell.set(rt, bad, 0, 5)
-    assert RUNS == []
+    assert_log([])
 
 
 @pytest.mark.parametrize(
@@ -240,20 +234,20 @@ def test_unhashable_argument_is_a_type_error_naming_the_argument(rt, bad, type_n
 def test_allowed_argument_types_are_accepted_and_memoized(rt, arg):
     assert describe(rt, arg) == f"{type(arg).__name__}:{arg!r}"
     describe(rt, arg)
-    assert len(RUNS) == 1
+    assert len(log.take()) == 1
 
 
 def test_equal_but_distinguishable_arguments_are_different_calls(rt):
     results = [describe(rt, a) for a in (1, 1.0, True, 0.0, -0.0, (1,), (1.0,))]
     assert results == ["int:1", "float:1.0", "bool:True", "float:0.0", "float:-0.0", "tuple:(1,)", "tuple:(1.0,)"]
-    assert len(RUNS) == 7
+    assert len(log.take()) == 7
 
 
 def test_every_nan_argument_is_the_same_call(rt):
     describe(rt, math.nan)
     describe(rt, float("nan"))
     describe(rt, -math.nan)
-    assert len(RUNS) == 1
+    assert len(log.take()) == 1
 
 
 def test_second_runtime_on_the_same_store_serves_the_memo(rt, make_runtime):
@@ -262,7 +256,7 @@ def test_second_runtime_on_the_same_store_serves_the_memo(rt, make_runtime):
     other = make_runtime(rt.storage)
     assert other.revision == rt.revision
     assert double(other, 1) == (4.0,)
-    assert RUNS == [("double", 1)]
+    assert_log([("double", 1)])
 
 
 def test_runtimes_on_separate_stores_share_nothing(make_runtime):
@@ -271,6 +265,6 @@ def test_runtimes_on_separate_stores_share_nothing(make_runtime):
     sample.set(second, 1, (10.0,))
     assert double(first, 1) == (2.0,)
     assert double(second, 1) == (20.0,)
-    assert len(RUNS) == 2
+    assert len(log.take()) == 2
     with pytest.raises(MissingInputError):
         scale(second)

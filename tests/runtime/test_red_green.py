@@ -1,6 +1,6 @@
 """Red-green re-verification, re-recorded dependencies and early cutoff (spec: semantics 2, 3, 4).
 
-Executions are counted through ``RUNS``, which the derived bodies append to.
+The derived bodies record their executions in the shared execution log (tests/execution_log.py).
 """
 from __future__ import annotations
 
@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 
 from runtime import declare_input, derived
-
-RUNS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
+from tests.execution_log import assert_log, log
 
 
 @declare_input
@@ -46,25 +40,25 @@ def vector(rt) -> np.ndarray:
 
 @derived
 def inner(rt) -> int:
-    RUNS.append("inner")
+    log.add("inner")
     return a(rt) * 10
 
 
 @derived
 def outer(rt) -> int:
-    RUNS.append("outer")
+    log.add("outer")
     return inner(rt) + 1
 
 
 @derived
 def expensive(rt) -> int:
-    RUNS.append("expensive")
+    log.add("expensive")
     return b(rt) * 100
 
 
 @derived
 def branch(rt) -> int:
-    RUNS.append("branch")
+    log.add("branch")
     if flag(rt):
         return a(rt)
     return expensive(rt)
@@ -72,56 +66,56 @@ def branch(rt) -> int:
 
 @derived
 def parity(rt) -> int:
-    RUNS.append("parity")
+    log.add("parity")
     return a(rt) % 2
 
 
 @derived
 def report(rt) -> str:
-    RUNS.append("report")
+    log.add("report")
     return f"parity {parity(rt)}"
 
 
 @derived
 def read_twice(rt) -> int:
-    RUNS.append("read_twice")
+    log.add("read_twice")
     return a(rt) + a(rt) + inner(rt) + inner(rt)
 
 
 @derived
 def normalized(rt) -> np.ndarray:
-    RUNS.append("normalized")
+    log.add("normalized")
     v = vector(rt)
     return v / np.abs(v).max()
 
 
 @derived
 def normalized_sum(rt) -> float:
-    RUNS.append("normalized_sum")
+    log.add("normalized_sum")
     return float(normalized(rt).sum())
 
 
 @derived
 def maybe_nan(rt) -> float:
-    RUNS.append("maybe_nan")
+    log.add("maybe_nan")
     return float("nan") if a(rt) > 0 else 0.0
 
 
 @derived
 def nan_report(rt) -> str:
-    RUNS.append("nan_report")
+    log.add("nan_report")
     return repr(maybe_nan(rt))
 
 
 @derived
 def sign_of_zero(rt) -> float:
-    RUNS.append("sign_of_zero")
+    log.add("sign_of_zero")
     return -0.0 if a(rt) < 0 else 0.0
 
 
 @derived
 def reciprocal(rt) -> float:
-    RUNS.append("reciprocal")
+    log.add("reciprocal")
     return float(np.copysign(np.inf, sign_of_zero(rt)))
 
 
@@ -132,7 +126,7 @@ def test_unchanged_dependencies_verify_without_execution(rt):
     unrelated.set(rt, 1)
     rt.reset_counters()
     assert outer(rt) == 11
-    assert RUNS == ["outer", "inner"]
+    assert_log(["outer", "inner"])
     assert rt.counters.executions == 0
     assert rt.counters.verifications == 2
 
@@ -152,10 +146,10 @@ def test_memo_reverified_at_new_revision_is_then_a_memo_hit(rt):
 def test_stale_derived_dependency_is_reexecuted_before_its_dependent(rt):
     a.set(rt, 1)
     outer(rt)
-    RUNS.clear()
+    log.clear()
     a.set(rt, 2)
     assert outer(rt) == 21
-    assert RUNS == ["inner", "outer"]
+    assert_log(["inner", "outer"])
 
 
 def test_verifying_a_dependency_directly_leaves_dependent_to_reexecute(rt):
@@ -163,9 +157,9 @@ def test_verifying_a_dependency_directly_leaves_dependent_to_reexecute(rt):
     outer(rt)
     a.set(rt, 2)
     assert inner(rt) == 20
-    RUNS.clear()
+    log.clear()
     assert outer(rt) == 21
-    assert RUNS == ["outer"]
+    assert_log(["outer"])
 
 
 def test_reverify_stops_at_first_changed_dependency_without_touching_later_ones(rt):
@@ -175,9 +169,9 @@ def test_reverify_stops_at_first_changed_dependency_without_touching_later_ones(
     assert branch(rt) == 100
     flag.set(rt, True)
     b.set(rt, 2)
-    RUNS.clear()
+    log.clear()
     assert branch(rt) == 1
-    assert RUNS == ["branch"]
+    assert_log(["branch"])
     assert rt.explain(branch).to_dict()["nodes"]["n0"]["deps"] == ["n1", "n2"]
 
 
@@ -188,13 +182,13 @@ def test_dependencies_are_rerecorded_on_every_execution(rt):
     assert branch(rt) == 1
     flag.set(rt, False)
     assert branch(rt) == 100
-    RUNS.clear()
+    log.clear()
     a.set(rt, 5)
     assert branch(rt) == 100
-    assert RUNS == []
+    assert_log([])
     b.set(rt, 3)
     assert branch(rt) == 300
-    assert RUNS == ["expensive", "branch"]
+    assert_log(["expensive", "branch"])
 
 
 def test_input_read_before_a_branch_switch_no_longer_reexecutes(rt):
@@ -204,10 +198,10 @@ def test_input_read_before_a_branch_switch_no_longer_reexecutes(rt):
     branch(rt)
     flag.set(rt, True)
     branch(rt)
-    RUNS.clear()
+    log.clear()
     b.set(rt, 9)
     assert branch(rt) == 1
-    assert RUNS == []
+    assert_log([])
 
 
 def test_repeated_read_records_one_dependency_in_first_read_order(rt):
@@ -222,9 +216,9 @@ def test_backdated_value_does_not_reexecute_dependents(rt):
     a.set(rt, 1)
     assert report(rt) == "parity 1"
     a.set(rt, 3)
-    RUNS.clear()
+    log.clear()
     assert report(rt) == "parity 1"
-    assert RUNS == ["parity"]
+    assert_log(["parity"])
     assert rt.counters.backdates == 1
 
 
@@ -232,9 +226,9 @@ def test_changed_value_reexecutes_dependents(rt):
     a.set(rt, 1)
     report(rt)
     a.set(rt, 2)
-    RUNS.clear()
+    log.clear()
     assert report(rt) == "parity 0"
-    assert RUNS == ["parity", "report"]
+    assert_log(["parity", "report"])
     assert rt.counters.backdates == 0
 
 
@@ -254,27 +248,27 @@ def test_input_changed_and_changed_back_reexecutes_but_backdates(rt):
     report(rt)
     a.set(rt, 2)
     a.set(rt, 1)
-    RUNS.clear()
+    log.clear()
     assert report(rt) == "parity 1"
-    assert RUNS == ["parity"]
+    assert_log(["parity"])
 
 
 def test_backdating_compares_numpy_results_by_value(rt):
     vector.set(rt, np.array([1.0, -2.0, 4.0]))
     assert normalized_sum(rt) == pytest.approx(0.75)
     vector.set(rt, np.array([2.0, -4.0, 8.0]))
-    RUNS.clear()
+    log.clear()
     assert normalized_sum(rt) == pytest.approx(0.75)
-    assert RUNS == ["normalized"]
+    assert_log(["normalized"])
 
 
 def test_nan_result_backdates(rt):
     a.set(rt, 1)
     assert nan_report(rt) == "nan"
     a.set(rt, 2)
-    RUNS.clear()
+    log.clear()
     assert nan_report(rt) == "nan"
-    assert RUNS == ["maybe_nan"]
+    assert_log(["maybe_nan"])
     assert rt.counters.backdates == 1
 
 
@@ -282,6 +276,6 @@ def test_negative_zero_result_is_a_change_for_dependents(rt):
     a.set(rt, 1)
     assert reciprocal(rt) == np.inf
     a.set(rt, -1)
-    RUNS.clear()
+    log.clear()
     assert reciprocal(rt) == -np.inf
-    assert RUNS == ["sign_of_zero", "reciprocal"]
+    assert_log(["sign_of_zero", "reciprocal"])

@@ -12,13 +12,7 @@ import numpy as np
 import pytest
 
 from runtime import declare_input, derived
-
-RUNS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _clear_runs() -> None:
-    RUNS.clear()
+from tests.execution_log import assert_log, log
 
 
 @declare_input
@@ -33,25 +27,25 @@ def matrix(rt) -> np.ndarray:
 
 @derived
 def tally(rt) -> dict:
-    RUNS.append("tally")
+    log.add("tally")
     return {word: len(word) for word in value(rt)}
 
 
 @derived
 def first_word(rt) -> str:
-    RUNS.append("first_word")
+    log.add("first_word")
     return next(iter(tally(rt)))
 
 
 @derived
 def scaled(rt) -> np.ndarray:
-    RUNS.append("scaled")
+    log.add("scaled")
     return matrix(rt) * 2
 
 
 @derived
 def bundle(rt) -> dict:
-    RUNS.append("bundle")
+    log.add("bundle")
     m = matrix(rt)
     return {"rows": [m[0] + 0], "pair": (m.T.copy(), m.sum(axis=0))}
 
@@ -127,7 +121,7 @@ def test_reordered_dict_result_is_a_change_for_dependents(rt):
     assert first_word(rt) == "ab"
     value.set(rt, ("cd", "ab"))
     assert first_word(rt) == "cd"
-    assert RUNS == ["first_word", "tally", "tally", "first_word"]
+    assert_log(["first_word", "tally", "tally", "first_word"])
 
 
 def test_input_array_is_copied_on_set(rt):
@@ -157,7 +151,7 @@ def test_array_returned_by_derived_function_is_read_only(rt):
     with pytest.raises(ValueError, match="read-only"):
         result[0, 0] = 3.0
     assert scaled(rt)[0, 0] == 2.0
-    assert RUNS == ["scaled"]
+    assert_log(["scaled"])
 
 
 def test_arrays_nested_in_a_derived_result_are_read_only(rt):
