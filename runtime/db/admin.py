@@ -33,7 +33,7 @@ from runtime.keys import call_label
 from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
 from runtime.registry import lookup
 from .codec import decode, preview
-from .storage import parse_args_text
+from .rows import parse_args_text
 
 #: Values up to this size are decoded for the change page's preview; larger ones show the stored preview.
 DECODE_LIMIT_BYTES = 5_000_000

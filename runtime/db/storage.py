@@ -23,27 +23,25 @@ a ``TypeError`` naming the call and the type.
 """
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any
 
-import msgpack
-from django.db import IntegrityError, connections, transaction
-from django.utils import timezone
+from django.db import IntegrityError
+from msgpack import unpackb
 
 from runtime.keys import call_label
 from runtime.registry import lookup
 from runtime.storage.base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
-from .codec import decode, encode, preview, register_codec
+from .codec import decode, encode, preview
+from .rows import args_text, key_digest, pack_deps, unpack_deps, value_digest
+from .sql import (CODE, EDGE, INPUT, INPUTS, LOG, MAX_PARAMS, MEMO, MEMO_DETAILS, MEMOS, NAMESPACE, VERIFICATION,
+                  Database, Table, chunks)
 
-__all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
+__all__ = ["DatabaseStorage", "NamespaceDeleted"]
 
 #: Functions with more rows than this are read row by row instead of loaded whole.
 PREFETCH_LIMIT = 5000
@@ -51,84 +49,12 @@ PREFETCH_LIMIT = 5000
 BULK_AFTER_KEYS = 2
 #: Rows read at an older revision are kept if at most this many revisions (all input changes) passed.
 FOLLOW_LOG_LIMIT = 1000
-#: Values up to this many bytes come with the rows a load reads; larger ones on first use.
-INLINE_VALUE_BYTES = 8192
-#: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
-MAX_PARAMS = 30000
 _MISSING = object()
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
-_MEMO, _EDGE, _INPUT = "runtime_memo", "runtime_memodependency", "runtime_inputvalue"
-_NAMESPACE, _CODE, _VERIFICATION = "runtime_namespace", "runtime_functioncode", "runtime_verification"
-_LOG = "runtime_revisionlog"
-_INLINE = f"CASE WHEN length(m.value) <= {INLINE_VALUE_BYTES} THEN m.value END"
-#: What verification needs of a memo (``verified_at`` is the later of its execution and re-verification).
-_MEMO_META = "m.id, m.key_digest, m.changed_at, COALESCE(v.verified_at, m.executed_at), m.code_version, m.deps"
-#: What only using a memo needs: its value digest, execution time and (when small) value.
-_MEMO_DETAILS = f"m.value_digest, m.duration, {_INLINE}"
-_INPUT_COLUMNS = f"m.id, m.key_digest, m.changed_at, m.deleted, {_INLINE}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    """How to read one kind of row: the FROM clause (the table as ``m``) and the columns per kind of read."""
-
-    source: str
-    by_key: str
-    whole: str
-
-
-_MEMOS = _Table(f"{_MEMO} m LEFT JOIN {_VERIFICATION} v ON v.memo_id = m.id", f"{_MEMO_META}, {_MEMO_DETAILS}",
-                _MEMO_META)
-_INPUTS = _Table(f"{_INPUT} m", _INPUT_COLUMNS, _INPUT_COLUMNS)
 
 
 class NamespaceDeleted(Exception):
     """The namespace was marked deleted (for garbage collection) and cannot be used."""
-
-
-def args_text(key_args: tuple[Hashable, ...]) -> str:
-    """Canonical text of normalized arguments (``repr`` is exact for the types keys allow)."""
-    return repr(key_args)
-
-
-@functools.lru_cache(maxsize=65536)
-def parse_args_text(text: str) -> tuple[Hashable, ...]:
-    """Inverse of ``args_text``."""
-    return ast.literal_eval(text)
-
-
-@functools.lru_cache(maxsize=65536)
-def key_digest(function: str, key_args: tuple[Hashable, ...]) -> str:
-    """The 40-hex-digit digest that identifies a key within a namespace."""
-    return hashlib.sha1(f"{function}\x00{args_text(key_args)}".encode()).hexdigest()
-
-
-def value_digest(blob: bytes) -> str:
-    """Digest of an encoded value: equal digests mean bit-identical values."""
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
-
-
-def pack_deps(deps: tuple[Key, ...]) -> bytes:
-    """Encode a dependency list; plain MessagePack (decoded in C) unless an argument needs the codec."""
-    try:
-        return b"m" + msgpack.packb(deps, use_bin_type=True)
-    except (OverflowError, TypeError):
-        return b"c" + encode(deps)
-
-
-def unpack_deps(blob: bytes) -> tuple[Key, ...]:
-    """Inverse of ``pack_deps``: keys are tuples of tuples again (``StoredMemo`` inlines the plain case)."""
-    if blob[0] == 0x6D:  # b"m"
-        return _unpackb(blob[1:], use_list=False)
-    return decode(bytes(blob[1:]))
-
-
-_unpackb = msgpack.unpackb
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class StoredMemo(Memo):
@@ -148,7 +74,7 @@ class StoredMemo(Memo):
             raise StaleSnapshot()
         # A memo verified after R but unchanged since before R is valid at R too.
         self.verified_at = verified_at if verified_at < revision else revision
-        self.deps = _unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
+        self.deps = unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
         self.details, self._rows = row[6:] or None, rows
 
     @classmethod
@@ -183,7 +109,7 @@ class StoredMemo(Memo):
         except AttributeError:  # not decoded yet
             blob = self._details()[2]
             if blob is None:
-                blob = self._rows.storage._read_value(_MEMO, self)
+                blob = self._rows.storage._read_value(MEMO, self)
             value = decode(blob)
             Memo.value.__set__(self, value)  # type: ignore[attr-defined]
             return value
@@ -217,7 +143,7 @@ class StoredInput(InputRecord):
     def value(self) -> Any:
         """The decoded value."""
         if not self._loaded:
-            blob = self._blob if self._blob is not None else self._storage._read_value(_INPUT, self)
+            blob = self._blob if self._blob is not None else self._storage._read_value(INPUT, self)
             InputRecord.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
             object.__setattr__(self, "_blob", None)
             object.__setattr__(self, "_loaded", True)
@@ -276,6 +202,7 @@ class DatabaseStorage(Storage):
     def __init__(self, namespace: str, using: str = "default") -> None:
         self.namespace = namespace
         self.using = using
+        self._db = Database(using)
         self.revision = 0
         self._namespace_id: int | None = None
         self._depth = 0
@@ -318,8 +245,8 @@ class DatabaseStorage(Storage):
         self._depth, self._write = 1, write
         try:
             if write:
-                outermost = not connections[self.using].in_atomic_block
-                with transaction.atomic(using=self.using):
+                outermost = not self._db.in_transaction()
+                with self._db.atomic():
                     self._begin(lock=True)
                     yield
                 # Committed under the lock, from the revision the cache is at: the cache holds the
@@ -351,19 +278,13 @@ class DatabaseStorage(Storage):
         if self._depth and not self._write:
             self._flush()
 
-    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement on this store's database; return its rows (if any)."""
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-
     def _begin(self, lock: bool) -> None:
         """Read the namespace's revision, epoch and function code versions, in one query."""
         where, param = ("n.id = %s", self._namespace_id) if self._namespace_id else ("n.name = %s", self.namespace)
-        suffix = " FOR UPDATE OF n" if lock and connections[self.using].features.has_select_for_update else ""
-        rows = self._sql(
-            f"SELECT n.id, n.revision, n.epoch, n.deleted_at, c.function, c.code_version FROM {_NAMESPACE} n "
-            f"LEFT JOIN {_CODE} c ON c.namespace_id = n.id WHERE {where}{suffix}",
+        suffix = self._db.for_update(" FOR UPDATE OF n") if lock else ""
+        rows = self._db.run(
+            f"SELECT n.id, n.revision, n.epoch, n.deleted_at, c.function, c.code_version FROM {NAMESPACE} n "
+            f"LEFT JOIN {CODE} c ON c.namespace_id = n.id WHERE {where}{suffix}",
             [param],
         )
         if not rows:
@@ -393,8 +314,8 @@ class DatabaseStorage(Storage):
         cached_revision, cached_epoch = self._cached_at
         if epoch != cached_epoch or not cached_revision < revision <= cached_revision + FOLLOW_LOG_LIMIT:
             return False
-        log = self._sql(
-            f"SELECT revision, function, action FROM {_LOG} WHERE namespace_id = %s AND revision > %s "
+        log = self._db.run(
+            f"SELECT revision, function, action FROM {LOG} WHERE namespace_id = %s AND revision > %s "
             "AND revision <= %s",
             [self._namespace_id, cached_revision, revision],
         )
@@ -410,7 +331,7 @@ class DatabaseStorage(Storage):
         from .models import Namespace
 
         try:
-            with transaction.atomic(using=self.using):
+            with self._db.atomic():
                 ns = Namespace.objects.using(self.using).create(name=self.namespace)
         except IntegrityError:  # another process created it first
             ns = Namespace.objects.using(self.using).get(name=self.namespace)
@@ -424,7 +345,7 @@ class DatabaseStorage(Storage):
             rows = known[function] = _Rows(self, function)
         return rows
 
-    def _row(self, table: _Table, rows: _Rows, key: Key) -> tuple[Any, ...] | None:
+    def _row(self, table: Table, rows: _Rows, key: Key) -> tuple[Any, ...] | None:
         """The row of ``key``: from a whole-function load once that pays, else by key."""
         digest = key_digest(*key)
         if rows.by_digest is None and not rows.too_many and rows.asked + 1 >= BULK_AFTER_KEYS:
@@ -432,15 +353,15 @@ class DatabaseStorage(Storage):
         rows.asked += 1
         if rows.by_digest is not None:
             return rows.by_digest.get(digest)
-        found = self._sql(
+        found = self._db.run(
             f"SELECT {table.by_key} FROM {table.source} WHERE m.namespace_id = %s AND m.key_digest = %s",
             [self._namespace_id, digest],
         )
         return found[0] if found else None
 
-    def _load_function(self, table: _Table, rows: _Rows) -> None:
+    def _load_function(self, table: Table, rows: _Rows) -> None:
         """Read every row of a function unless there are more than PREFETCH_LIMIT."""
-        found = self._sql(
+        found = self._db.run(
             f"SELECT {table.whole} FROM {table.source} WHERE m.namespace_id = %s AND m.function = %s "
             f"LIMIT {PREFETCH_LIMIT + 1}",
             [self._namespace_id, rows.function],
@@ -453,8 +374,8 @@ class DatabaseStorage(Storage):
     def _memo_details(self, rows: _Rows, memo: StoredMemo) -> tuple[str, float, bytes | None]:
         """The details of a memo loaded whole, read for all of its function's rows at the first use of one."""
         if rows.details is None:
-            found = self._sql(
-                f"SELECT m.id, m.changed_at, {_MEMO_DETAILS} FROM {_MEMO} m "
+            found = self._db.run(
+                f"SELECT m.id, m.changed_at, {MEMO_DETAILS} FROM {MEMO} m "
                 f"WHERE m.namespace_id = %s AND m.function = %s LIMIT {PREFETCH_LIMIT + 1}",
                 [self._namespace_id, rows.function],
             )
@@ -466,7 +387,7 @@ class DatabaseStorage(Storage):
 
     def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
         """Read a large value, checking the row still holds what its metadata described."""
-        found = self._sql(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
+        found = self._db.run(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
                           [record.row_id, record.changed_at])
         if not found:  # rewritten or removed by another process since it was read
             raise StaleSnapshot()
@@ -482,7 +403,7 @@ class DatabaseStorage(Storage):
             declared = lookup(function)
             if declared is None:
                 continue
-            table, known = (_INPUTS, self._input_rows) if declared.is_input else (_MEMOS, self._memo_rows)
+            table, known = (INPUTS, self._input_rows) if declared.is_input else (MEMOS, self._memo_rows)
             rows = self._rows_of(known, function)
             if rows.by_digest is None and not rows.too_many:
                 self._load_function(table, rows)
@@ -498,7 +419,7 @@ class DatabaseStorage(Storage):
         if key[0] not in self._codes:
             return None  # the namespace has never stored a memo of this function
         rows = self._rows_of(self._memo_rows, key[0])
-        row = self._row(_MEMOS, rows, key)
+        row = self._row(MEMOS, rows, key)
         return None if row is None else StoredMemo(rows, row, self.revision)
 
     def _encode(self, value: Any) -> bytes:
@@ -558,9 +479,9 @@ class DatabaseStorage(Storage):
         )
 
     def _upsert_codes(self, codes: dict[str, str]) -> None:
-        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
-        self._insert(
-            _CODE,
+        now = self._db.now()
+        self._db.insert(
+            CODE,
             ("namespace_id", "function", "code_version", "updated_at"),
             [(self._namespace_id, function, code, now) for function, code in sorted(codes.items())],
             " ON CONFLICT (namespace_id, function) DO UPDATE SET code_version = excluded.code_version, "
@@ -575,7 +496,7 @@ class DatabaseStorage(Storage):
         record = self._inputs.get(key, _MISSING)
         if record is not _MISSING:
             return record  # type: ignore[return-value]
-        row = self._row(_INPUTS, self._rows_of(self._input_rows, key[0]), key)
+        row = self._row(INPUTS, self._rows_of(self._input_rows, key[0]), key)
         record = None
         if row is not None:
             if row[2] > self.revision:
@@ -587,7 +508,7 @@ class DatabaseStorage(Storage):
     def new_revision(self, changed: Key) -> int:
         """Bump the namespace's revision (inside the write unit of work's transaction)."""
         self.revision += 1
-        self._sql(f"UPDATE {_NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._namespace_id])
+        self._db.run(f"UPDATE {NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._namespace_id])
         return self.revision
 
     def set_input(self, key: Key, record: InputRecord) -> None:
@@ -631,9 +552,9 @@ class DatabaseStorage(Storage):
         """Write new and re-verified memos in one transaction under the namespace lock."""
         if not self._new and not self._verified:
             return
-        with transaction.atomic(using=self.using):
-            suffix = " FOR UPDATE" if connections[self.using].features.has_select_for_update else ""
-            state = self._sql(f"SELECT deleted_at FROM {_NAMESPACE} WHERE id = %s{suffix}", [self._namespace_id])
+        with self._db.atomic():
+            state = self._db.run(f"SELECT deleted_at FROM {NAMESPACE} WHERE id = %s{self._db.for_update()}",
+                                 [self._namespace_id])
             if not state or state[0][0] is not None:
                 self._reset_buffers()
                 self._cached_at = None
@@ -658,15 +579,6 @@ class DatabaseStorage(Storage):
                 rows = self._rows_of(self._memo_rows, key[0])
                 self._memos[key] = StoredMemo.written(rows, row_id, memo, value_digest(blob))
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = "") -> None:
-        """Insert ``rows`` with as few multi-row statements as the parameter limit allows."""
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for chunk in _chunks(rows, MAX_PARAMS // len(columns)):
-            self._sql(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}{suffix}",
-                [value for row in chunk for value in row],
-            )
-
     def _write_new(self) -> dict[str, int]:
         """Insert new memos, overwrite older rows of the same calls, and write their edges.
 
@@ -676,7 +588,7 @@ class DatabaseStorage(Storage):
         key digest.
         """
         revision, ns = self.revision, self._namespace_id
-        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
+        now = self._db.now()
         token = f"{_PROCESS}:{uuid.uuid4().hex[:12]}"
         pending = {}
         for key, (memo, blob, text) in self._new.items():
@@ -687,14 +599,14 @@ class DatabaseStorage(Storage):
         columns = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest",
                    "preview", "deps", "changed_at", "executed_at", "code_version", "duration", "written_at",
                    "written_by")
-        self._insert(_MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
+        self._db.insert(MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
         written: dict[str, int] = {}
         updates = []
-        for chunk in _chunks(list(pending), 5000):
+        for chunk in chunks(list(pending), 5000):
             marks = ", ".join(["%s"] * len(chunk))
-            for row_id, digest, verified_at, code, writer in self._sql(
+            for row_id, digest, verified_at, code, writer in self._db.run(
                 f"SELECT m.id, m.key_digest, COALESCE(v.verified_at, m.executed_at), m.code_version, m.written_by "
-                f"FROM {_MEMOS.source} WHERE m.namespace_id = %s AND m.key_digest IN ({marks})",
+                f"FROM {MEMOS.source} WHERE m.namespace_id = %s AND m.key_digest IN ({marks})",
                 [ns, *chunk],
             ):
                 row = pending[digest]
@@ -704,17 +616,16 @@ class DatabaseStorage(Storage):
                     written[digest] = row_id
                     updates.append((*row[5:9], row[9], revision, *row[11:], row_id))
         if updates:
-            with connections[self.using].cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {_MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
-                    "executed_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
-                    "WHERE id = %s",
-                    updates,
-                )
-            for chunk in _chunks([update[-1] for update in updates], 5000):
+            self._db.run_many(
+                f"UPDATE {MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
+                "executed_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
+                "WHERE id = %s",
+                updates,
+            )
+            for chunk in chunks([update[-1] for update in updates], 5000):
                 marks = ", ".join(["%s"] * len(chunk))
-                self._sql(f"DELETE FROM {_EDGE} WHERE memo_id IN ({marks})", chunk)
-                self._sql(f"DELETE FROM {_VERIFICATION} WHERE memo_id IN ({marks})", chunk)
+                self._db.run(f"DELETE FROM {EDGE} WHERE memo_id IN ({marks})", chunk)
+                self._db.run(f"DELETE FROM {VERIFICATION} WHERE memo_id IN ({marks})", chunk)
         edges = []
         for key, (memo, _, _) in self._new.items():
             row_id = written.get(key_digest(*key))
@@ -726,7 +637,7 @@ class DatabaseStorage(Storage):
                 edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))
         if edges:
             columns = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest")
-            self._insert(_EDGE, columns, edges)
+            self._db.insert(EDGE, columns, edges)
         return written
 
     def _write_verified(self) -> None:
@@ -736,14 +647,14 @@ class DatabaseStorage(Storage):
         not verified at it or later already: a row rewritten meanwhile keeps what its writer saw.
         """
         rows = [(memo.row_id, memo.changed_at) for memo in self._verified.values()]
-        for chunk in _chunks(rows, (MAX_PARAMS - 2) // 2):
+        for chunk in chunks(rows, (MAX_PARAMS - 2) // 2):
             values = ", ".join(["(%s, %s)"] * len(chunk))
-            self._sql(
-                f"INSERT INTO {_VERIFICATION} (memo_id, verified_at) SELECT m.id, %s FROM {_MEMO} m "
+            self._db.run(
+                f"INSERT INTO {VERIFICATION} (memo_id, verified_at) SELECT m.id, %s FROM {MEMO} m "
                 f"JOIN (SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
                 f"ON m.id = v.id AND m.changed_at = v.changed_at WHERE m.executed_at < %s "
                 f"ON CONFLICT (memo_id) DO UPDATE SET verified_at = excluded.verified_at "
-                f"WHERE {_VERIFICATION}.verified_at < excluded.verified_at",
+                f"WHERE {VERIFICATION}.verified_at < excluded.verified_at",
                 [self.revision, *(value for pair in chunk for value in pair), self.revision],
             )
 
