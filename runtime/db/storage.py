@@ -31,14 +31,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError
-from msgpack import unpackb
 
 from runtime.keys import call_label
 from runtime.registry import lookup
 from runtime.storage.base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
-from .codec import decode, encode, preview
-from .rows import args_text, key_digest, pack_deps, unpack_deps, value_digest
-from .sql import (CODE, EDGE, INPUT, INPUTS, LOG, MAX_PARAMS, MEMO, MEMO_DETAILS, MEMOS, NAMESPACE, VERIFICATION,
+from .codec import encode, preview
+from .records import FunctionRows, StoredInput, StoredMemo
+from .rows import args_text, key_digest, pack_deps, value_digest
+from .sql import (CODE, EDGE, INPUTS, LOG, MAX_PARAMS, MEMO, MEMO_DETAILS, MEMOS, NAMESPACE, VERIFICATION,
                   Database, Table, chunks)
 
 __all__ = ["DatabaseStorage", "NamespaceDeleted"]
@@ -57,119 +57,6 @@ class NamespaceDeleted(Exception):
     """The namespace was marked deleted (for garbage collection) and cannot be used."""
 
 
-class StoredMemo(Memo):
-    """A memo read from the table at revision R: what verification needs now, the rest on first use.
-
-    ``details`` is the row's value digest, duration and inline value (None when large: read on
-    first use); a read by key brings them with the row, a whole-function load does not.
-    """
-
-    __slots__ = ("row_id", "details", "_rows")
-
-    def __init__(self, rows: _Rows, row: tuple[Any, ...], revision: int) -> None:
-        """Raise StaleSnapshot if the row changed after ``revision``."""
-        # Slots are set directly (not through Memo.__init__): a walk makes thousands.
-        self.row_id, self.changed_at, verified_at, self.code, deps = row[0], row[2], row[3], row[4], row[5]
-        if self.changed_at > revision:
-            raise StaleSnapshot()
-        # A memo verified after R but unchanged since before R is valid at R too.
-        self.verified_at = verified_at if verified_at < revision else revision
-        self.deps = unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
-        self.details, self._rows = row[6:] or None, rows
-
-    @classmethod
-    def written(cls, rows: _Rows, row_id: int, memo: Memo, digest: str) -> StoredMemo:
-        """``memo`` as this process just wrote it to row ``row_id``."""
-        stored = cls.__new__(cls)
-        stored.row_id, stored.changed_at, stored.verified_at = row_id, memo.changed_at, memo.verified_at
-        stored.code, stored.deps, stored.details, stored._rows = memo.code, memo.deps, (digest, memo.duration, None), rows
-        Memo.value.__set__(stored, memo.value)  # type: ignore[attr-defined]
-        return stored
-
-    def _details(self) -> tuple[str, float, bytes | None]:
-        if self.details is None:
-            self.details = self._rows.storage._memo_details(self._rows, self)
-        return self.details
-
-    @property
-    def digest(self) -> str:
-        """Digest of the encoded value (equal digests: equal values)."""
-        return self._details()[0]
-
-    @property  # type: ignore[override]
-    def duration(self) -> float:
-        """Seconds the execution took."""
-        return self._details()[1]
-
-    @property  # type: ignore[override]
-    def value(self) -> Any:
-        """The decoded value."""
-        try:
-            return Memo.value.__get__(self)  # type: ignore[attr-defined]
-        except AttributeError:  # not decoded yet
-            blob = self._details()[2]
-            if blob is None:
-                blob = self._rows.storage._read_value(MEMO, self)
-            value = decode(blob)
-            Memo.value.__set__(self, value)  # type: ignore[attr-defined]
-            return value
-
-    @property
-    def decoded(self) -> bool:
-        """Whether the value was decoded (or set) already."""
-        try:
-            Memo.value.__get__(self)  # type: ignore[attr-defined]
-        except AttributeError:
-            return False
-        return True
-
-    @value.setter
-    def value(self, new: Any) -> None:
-        Memo.value.__set__(self, new)  # type: ignore[attr-defined]
-
-
-class StoredInput(InputRecord):
-    """An input row: its value is decoded (or read) on first use."""
-
-    __slots__ = ("row_id", "_storage", "_blob", "_loaded")
-
-    def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...]) -> None:
-        row_id, _, changed_at, deleted, blob = row
-        for name, value in (("row_id", row_id), ("_storage", storage), ("_blob", blob), ("_loaded", bool(deleted))):
-            object.__setattr__(self, name, value)
-        InputRecord.__init__(self, None, changed_at, bool(deleted))
-
-    @property  # type: ignore[override]
-    def value(self) -> Any:
-        """The decoded value."""
-        if not self._loaded:
-            blob = self._blob if self._blob is not None else self._storage._read_value(INPUT, self)
-            InputRecord.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
-            object.__setattr__(self, "_blob", None)
-            object.__setattr__(self, "_loaded", True)
-        return InputRecord.value.__get__(self)  # type: ignore[attr-defined]
-
-    @value.setter
-    def value(self, new: Any) -> None:
-        InputRecord.value.__set__(self, new)  # type: ignore[attr-defined]
-
-
-class _Rows:
-    """What is known of one function's rows: loaded whole (``by_digest``) or read key by key.
-
-    ``details`` holds, once a memo loaded whole was used, every row's details by row id.
-    """
-
-    __slots__ = ("storage", "function", "by_digest", "details", "asked", "too_many")
-
-    def __init__(self, storage: DatabaseStorage, function: str) -> None:
-        self.storage, self.function = storage, function
-        self.by_digest: dict[str, tuple[Any, ...]] | None = None
-        self.details: dict[int, tuple[Any, ...]] | None = None
-        self.asked = 0
-        self.too_many = False  # more rows than PREFETCH_LIMIT: always read by key
-
-
 class _MemoCache(dict):  # type: ignore[type-arg]
     """The memos read in this snapshot, by key; a missing key is made from its row.
 
@@ -179,7 +66,7 @@ class _MemoCache(dict):  # type: ignore[type-arg]
 
     __slots__ = ("_storage", "_rows")
 
-    def __init__(self, storage: DatabaseStorage, rows: dict[str, _Rows]) -> None:
+    def __init__(self, storage: DatabaseStorage, rows: dict[str, FunctionRows]) -> None:
         super().__init__()
         self._storage, self._rows = storage, rows
 
@@ -215,11 +102,11 @@ class DatabaseStorage(Storage):
 
     def _reset_cache(self) -> None:
         """Forget every row read."""
-        self._memo_rows: dict[str, _Rows] = {}
+        self._memo_rows: dict[str, FunctionRows] = {}
         self._memos = _MemoCache(self, self._memo_rows)
         self.get_memo = self._memos.__getitem__  # type: ignore[method-assign]
         self._inputs: dict[Key, InputRecord | None] = {}
-        self._input_rows: dict[str, _Rows] = {}
+        self._input_rows: dict[str, FunctionRows] = {}
         # Code version by function, as the namespace recorded it when this unit of work began:
         # a function with no entry has no memos here, so reading its rows is skipped.
         self._codes: dict[str, str] = {}
@@ -339,13 +226,13 @@ class DatabaseStorage(Storage):
 
     # -- reading rows -------------------------------------------------------------------
 
-    def _rows_of(self, known: dict[str, _Rows], function: str) -> _Rows:
+    def _rows_of(self, known: dict[str, FunctionRows], function: str) -> FunctionRows:
         rows = known.get(function)
         if rows is None:
-            rows = known[function] = _Rows(self, function)
+            rows = known[function] = FunctionRows(self, function)
         return rows
 
-    def _row(self, table: Table, rows: _Rows, key: Key) -> tuple[Any, ...] | None:
+    def _row(self, table: Table, rows: FunctionRows, key: Key) -> tuple[Any, ...] | None:
         """The row of ``key``: from a whole-function load once that pays, else by key."""
         digest = key_digest(*key)
         if rows.by_digest is None and not rows.too_many and rows.asked + 1 >= BULK_AFTER_KEYS:
@@ -359,7 +246,7 @@ class DatabaseStorage(Storage):
         )
         return found[0] if found else None
 
-    def _load_function(self, table: Table, rows: _Rows) -> None:
+    def _load_function(self, table: Table, rows: FunctionRows) -> None:
         """Read every row of a function unless there are more than PREFETCH_LIMIT."""
         found = self._db.run(
             f"SELECT {table.whole} FROM {table.source} WHERE m.namespace_id = %s AND m.function = %s "
@@ -371,7 +258,7 @@ class DatabaseStorage(Storage):
         else:
             rows.too_many = True
 
-    def _memo_details(self, rows: _Rows, memo: StoredMemo) -> tuple[str, float, bytes | None]:
+    def memo_details(self, rows: FunctionRows, memo: StoredMemo) -> tuple[str, float, bytes | None]:
         """The details of a memo loaded whole, read for all of its function's rows at the first use of one."""
         if rows.details is None:
             found = self._db.run(
@@ -385,10 +272,10 @@ class DatabaseStorage(Storage):
             raise StaleSnapshot()
         return found_row[1:]
 
-    def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
+    def large_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
         """Read a large value, checking the row still holds what its metadata described."""
         found = self._db.run(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
-                          [record.row_id, record.changed_at])
+                             [record.row_id, record.changed_at])
         if not found:  # rewritten or removed by another process since it was read
             raise StaleSnapshot()
         return found[0][0]
