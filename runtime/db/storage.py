@@ -23,23 +23,18 @@ a ``TypeError`` naming the call and the type.
 """
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError
 
-from runtime.keys import call_label
 from runtime.registry import lookup
-from runtime.storage.base import FAILED_PREFIX, InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
-from .codec import encode, preview
+from runtime.storage.base import InputRecord, Key, Memo, StaleSnapshot, Storage, StoreStats
 from .records import FunctionRows, StoredInput, StoredMemo
-from .rows import args_text, key_digest, pack_deps, value_digest
-from .sql import (CODE, EDGE, INPUTS, LOG, MAX_PARAMS, MEMO, MEMO_DETAILS, MEMOS, NAMESPACE, VERIFICATION,
-                  Database, Table, chunks)
+from .rows import key_digest, value_digest
+from .sql import CODE, INPUTS, LOG, MEMO, MEMO_DETAILS, MEMOS, NAMESPACE, Database, Table
+from .writes import MemoWriter, record_code, write_input
 
 __all__ = ["DatabaseStorage", "NamespaceDeleted"]
 
@@ -50,7 +45,6 @@ BULK_AFTER_KEYS = 2
 #: Rows read at an older revision are kept if at most this many revisions (all input changes) passed.
 FOLLOW_LOG_LIMIT = 1000
 _MISSING = object()
-_PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class NamespaceDeleted(Exception):
@@ -95,8 +89,8 @@ class DatabaseStorage(Storage):
         self._depth = 0
         self._write = False
         self._cached_at: tuple[int, int] | None = None
+        self._writes = MemoWriter(self._db)
         self._reset_cache()
-        self._reset_buffers()
 
     # -- unit of work -------------------------------------------------------------------
 
@@ -110,12 +104,6 @@ class DatabaseStorage(Storage):
         # Code version by function, as the namespace recorded it when this unit of work began:
         # a function with no entry has no memos here, so reading its rows is skipped.
         self._codes: dict[str, str] = {}
-
-    def _reset_buffers(self) -> None:
-        self._new: dict[Key, tuple[Memo, bytes, str]] = {}
-        self._new_codes: dict[str, str] = {}
-        self._verified: dict[Key, StoredMemo] = {}
-        self._last_encoded: tuple[Any, bytes] | None = None
 
     @contextmanager
     def unit_of_work(self, write: bool = False) -> Iterator[None]:
@@ -150,13 +138,13 @@ class DatabaseStorage(Storage):
             raise
         finally:
             self._depth, self._write = 0, False
-            self._reset_buffers()
+            self._writes.clear()
 
     def refresh(self) -> None:
         """Write the buffer (it is valid at the old revision) and start over at the newest one."""
         if not self._write:
             self._flush()
-        self._reset_buffers()
+        self._writes.clear()
         self._cached_at = None
         self._begin(lock=self._write)
 
@@ -309,42 +297,25 @@ class DatabaseStorage(Storage):
         row = self._row(MEMOS, rows, key)
         return None if row is None else StoredMemo(rows, row, self.revision)
 
-    def _encode(self, value: Any) -> bytes:
-        """Encode a value once even when both ``same_value`` and ``put_memo`` need it."""
-        last = self._last_encoded
-        if last is not None and last[0] is value:
-            return last[1]
-        blob = encode(value)
-        self._last_encoded = (value, blob)
-        return blob
-
     def same_value(self, memo: Memo, value: Any) -> bool:
         """Compare digests of the encodings when the old value has not been decoded."""
         if isinstance(memo, StoredMemo) and not memo.decoded:
             try:
-                return value_digest(self._encode(value)) == memo.digest
+                return value_digest(self._writes.encode(value)) == memo.digest
             except TypeError:
                 return False  # put_memo reports it
         return super().same_value(memo, value)
 
     def put_memo(self, key: Key, memo: Memo) -> None:
         """Encode now (so an unstorable value fails the call); write when the unit of work ends."""
-        try:
-            blob = self._encode(memo.value)
-        except TypeError as exc:
-            raise TypeError(f"{call_label(key)} returned a value that cannot be stored: {exc}") from None
-        self._last_encoded = None
-        self._new[key] = (memo, blob, preview(memo.value))
-        if self._codes.get(key[0]) != memo.code and not memo.code.startswith(FAILED_PREFIX):
-            self._new_codes[key[0]] = memo.code
-        self._verified.pop(key, None)
+        self._writes.add(key, memo, self._codes)
         self._memos[key] = memo
 
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Raise the memo to ``revision`` now; its row follows when the unit of work ends."""
         memo.verified_at = self.revision
         if isinstance(memo, StoredMemo):
-            self._verified[key] = memo
+            self._writes.verified[key] = memo
 
     def stored_code(self) -> dict[str, str]:
         """Code versions as the namespace recorded them when this unit of work began."""
@@ -352,29 +323,7 @@ class DatabaseStorage(Storage):
 
     def record_code(self, codes: dict[str, str]) -> None:
         """Record new code versions and log them (inside the write unit of work that started their revision)."""
-        from .models import RevisionLog
-
-        self._upsert_codes(codes)
-        names = ", ".join(sorted(codes))
-        RevisionLog.objects.using(self.using).create(
-            namespace_id=self._namespace_id,
-            revision=self.revision,
-            function=names[:300],
-            args=f"code changed: {names}",
-            action="code",
-            process=_PROCESS,
-        )
-
-    def _upsert_codes(self, codes: dict[str, str]) -> None:
-        now = self._db.now()
-        self._db.insert(
-            CODE,
-            ("namespace_id", "function", "code_version", "updated_at"),
-            [(self._namespace_id, function, code, now) for function, code in sorted(codes.items())],
-            " ON CONFLICT (namespace_id, function) DO UPDATE SET code_version = excluded.code_version, "
-            "updated_at = excluded.updated_at",
-        )
-        self._codes.update(codes)
+        record_code(self._db, self._namespace_id, self.revision, codes, self._codes)  # type: ignore[arg-type]
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -400,150 +349,31 @@ class DatabaseStorage(Storage):
 
     def set_input(self, key: Key, record: InputRecord) -> None:
         """Write the input row and its revision-log entry."""
-        from .models import InputValue, RevisionLog
-
-        function, key_args = key
-        if record.deleted:
-            blob, text = None, ""
-        else:
-            try:
-                blob = encode(record.value)
-            except TypeError as exc:
-                raise TypeError(f"input {call_label(key)} cannot be stored: {exc}") from None
-            text = preview(record.value)
-        InputValue.objects.using(self.using).update_or_create(
-            namespace_id=self._namespace_id,
-            key_digest=key_digest(function, key_args),
-            defaults={
-                "function": function,
-                "args_key": args_text(key_args),
-                "value": blob,
-                "preview": text,
-                "changed_at": record.changed_at,
-                "deleted": record.deleted,
-            },
-        )
-        RevisionLog.objects.using(self.using).create(
-            namespace_id=self._namespace_id,
-            revision=record.changed_at,
-            function=function,
-            args=call_label(key),
-            action="delete" if record.deleted else "set",
-            process=_PROCESS,
-        )
+        write_input(self._db, self._namespace_id, key, record)  # type: ignore[arg-type]
         self._inputs[key] = record
 
     # -- writing memos ------------------------------------------------------------------
 
     def _flush(self) -> None:
         """Write new and re-verified memos in one transaction under the namespace lock."""
-        if not self._new and not self._verified:
+        writes, namespace_id = self._writes, self._namespace_id
+        if not writes.pending:
             return
         with self._db.atomic():
-            state = self._db.run(f"SELECT deleted_at FROM {NAMESPACE} WHERE id = %s{self._db.for_update()}",
-                                 [self._namespace_id])
-            if not state or state[0][0] is not None:
-                self._reset_buffers()
+            if not writes.lock_namespace(namespace_id):  # type: ignore[arg-type]
+                writes.clear()
                 self._cached_at = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
-            written = self._write_new() if self._new else {}
-            if self._new_codes:
-                self._upsert_codes(self._new_codes)
-            if self._verified:
-                self._write_verified()
-        self._remember_written(written)
-        self._reset_buffers()
-
-    def _remember_written(self, written: dict[str, int]) -> None:
-        """After a flush: the memos written become stored memos (so a later revision can record
-        their re-verification); for a call whose row another process wrote, forget what was read."""
-        for key, (memo, blob, _) in self._new.items():
-            row_id = written.get(key_digest(*key))
+            written = writes.write(namespace_id, self.revision, self._codes)  # type: ignore[arg-type]
+        # The memos written become stored memos (so a later revision can record their re-verification);
+        # for a call whose row another process wrote, forget what was read.
+        for key, memo, row_id, digest in written:
             if row_id is None:
                 self._memos.pop(key, None)
                 self._memo_rows.pop(key[0], None)
             else:
-                rows = self._rows_of(self._memo_rows, key[0])
-                self._memos[key] = StoredMemo.written(rows, row_id, memo, value_digest(blob))
-
-    def _write_new(self) -> dict[str, int]:
-        """Insert new memos, overwrite older rows of the same calls, and write their edges.
-
-        A row another process wrote meanwhile, by the same code, at this revision or later is
-        left as it is (an equal result, or a newer one).  An overwritten row loses its edges and
-        its verification (it is verified at its execution now).  Returns the row ids written, by
-        key digest.
-        """
-        revision, ns = self.revision, self._namespace_id
-        now = self._db.now()
-        token = f"{_PROCESS}:{uuid.uuid4().hex[:12]}"
-        pending = {}
-        for key, (memo, blob, text) in self._new.items():
-            pending[key_digest(*key)] = (
-                ns, key[0], args_text(key[1]), call_label(key), key_digest(*key), blob, value_digest(blob), text,
-                pack_deps(memo.deps), memo.changed_at, revision, memo.code, memo.duration, now, token,
-            )
-        columns = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest",
-                   "preview", "deps", "changed_at", "executed_at", "code_version", "duration", "written_at",
-                   "written_by")
-        self._db.insert(MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
-        written: dict[str, int] = {}
-        updates = []
-        for chunk in chunks(list(pending), 5000):
-            marks = ", ".join(["%s"] * len(chunk))
-            for row_id, digest, verified_at, code, writer in self._db.run(
-                f"SELECT m.id, m.key_digest, COALESCE(v.verified_at, m.executed_at), m.code_version, m.written_by "
-                f"FROM {MEMOS.source} WHERE m.namespace_id = %s AND m.key_digest IN ({marks})",
-                [ns, *chunk],
-            ):
-                row = pending[digest]
-                if writer == token:
-                    written[digest] = row_id
-                elif verified_at < revision or code != row[11]:
-                    written[digest] = row_id
-                    updates.append((*row[5:9], row[9], revision, *row[11:], row_id))
-        if updates:
-            self._db.run_many(
-                f"UPDATE {MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
-                "executed_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
-                "WHERE id = %s",
-                updates,
-            )
-            for chunk in chunks([update[-1] for update in updates], 5000):
-                marks = ", ".join(["%s"] * len(chunk))
-                self._db.run(f"DELETE FROM {EDGE} WHERE memo_id IN ({marks})", chunk)
-                self._db.run(f"DELETE FROM {VERIFICATION} WHERE memo_id IN ({marks})", chunk)
-        edges = []
-        for key, (memo, _, _) in self._new.items():
-            row_id = written.get(key_digest(*key))
-            if row_id is None:
-                continue
-            for position, dep in enumerate(memo.deps):
-                dep_fn = lookup(dep[0])
-                kind = "input" if dep_fn is not None and dep_fn.is_input else "derived"
-                edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))
-        if edges:
-            columns = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest")
-            self._db.insert(EDGE, columns, edges)
-        return written
-
-    def _write_verified(self) -> None:
-        """Record re-verification at ``revision`` of the rows that still hold the verified value.
-
-        Only rows with the same id and ``changed_at`` as read, executed before ``revision``, and
-        not verified at it or later already: a row rewritten meanwhile keeps what its writer saw.
-        """
-        rows = [(memo.row_id, memo.changed_at) for memo in self._verified.values()]
-        for chunk in chunks(rows, (MAX_PARAMS - 2) // 2):
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            self._db.run(
-                f"INSERT INTO {VERIFICATION} (memo_id, verified_at) SELECT m.id, %s FROM {MEMO} m "
-                f"JOIN (SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
-                f"ON m.id = v.id AND m.changed_at = v.changed_at WHERE m.executed_at < %s "
-                f"ON CONFLICT (memo_id) DO UPDATE SET verified_at = excluded.verified_at "
-                f"WHERE {VERIFICATION}.verified_at < excluded.verified_at",
-                [self.revision, *(value for pair in chunk for value in pair), self.revision],
-            )
+                self._memos[key] = StoredMemo.written(self._rows_of(self._memo_rows, key[0]), row_id, memo, digest)
+        writes.clear()
 
     # -- inspection ---------------------------------------------------------------------
 
