@@ -302,7 +302,7 @@ def checkpoints(args: argparse.Namespace, logs: Path) -> None:
     original = DatabaseStorage._flush
 
     def counted(self: DatabaseStorage) -> None:
-        if self._new or self._verified:
+        if self._writes.pending:
             flushes[0] += 1
         original(self)
 

@@ -28,12 +28,13 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .gc import distinct_functions, function_code_versions, invalidate_memos
-from runtime.keys import call_label
-from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
 from runtime.function import REGISTRY
+from runtime.keys import call_label
+
 from .codec import decode, preview
-from .storage import parse_args_text
+from .gc import distinct_functions, function_code_versions, invalidate_memos
+from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
+from .rows import parse_args_text
 
 #: Values up to this size are decoded for the change page's preview; larger ones show the stored preview.
 DECODE_LIMIT_BYTES = 5_000_000

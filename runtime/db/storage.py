@@ -20,254 +20,37 @@ result is consistent with one revision, and no memo is verified at a revision it
 
 Values are encoded by ``runtime.db.codec`` (never pickled); a value it cannot encode is
 a ``TypeError`` naming the call and the type.
+
+``DatabaseStorage`` is the ``Storage`` seam over the store's parts, each of which states the
+guarantees it keeps: ``reads`` (rows at R, into the ``cache`` that follows the revision log),
+``records`` (rows as the engine's memos and inputs), ``writes`` (the bulk writer), with
+``rows`` (how keys, values and dependency lists are stored) and ``sql`` (tables, statements).
 """
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
-import os
-import socket
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any
 
-import msgpack
-from django.db import IntegrityError, connections, transaction
-from django.utils import timezone
+from django.db import IntegrityError
 
-from runtime.function import REGISTRY
-from runtime.keys import Key, call_label
-from runtime.memo import FAILED_PREFIX, InputRecord, Memo
-from runtime.storage.base import StaleSnapshot, Storage, StoreStats
+from runtime.keys import Key
+from runtime.memo import InputRecord, Memo
+from runtime.storage.base import Storage, StoreStats
 
-from .codec import decode, encode, preview, register_codec
+from .reads import RowReader
+from .records import StoredMemo
+from .rows import value_digest
+from .sql import CODE, NAMESPACE, Database
+from .writes import MemoWriter, record_code, write_input
 
-__all__ = ["DatabaseStorage", "NamespaceDeleted", "args_text", "key_digest", "parse_args_text", "register_codec"]
+__all__ = ["DatabaseStorage", "NamespaceDeleted"]
 
-#: Functions with more rows than this are read row by row instead of loaded whole.
-PREFETCH_LIMIT = 5000
-#: Rows of a function are read one key at a time until this many keys were asked for.
-BULK_AFTER_KEYS = 2
-#: Rows read at an older revision are kept if at most this many revisions (all input changes) passed.
-FOLLOW_LOG_LIMIT = 1000
-#: Values up to this many bytes come with the rows a load reads; larger ones on first use.
-INLINE_VALUE_BYTES = 8192
-#: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
-MAX_PARAMS = 30000
 _MISSING = object()
-_PROCESS = f"{socket.gethostname()}:{os.getpid()}"
-_MEMO, _EDGE, _INPUT = "runtime_memo", "runtime_memodependency", "runtime_inputvalue"
-_NAMESPACE, _CODE, _VERIFICATION = "runtime_namespace", "runtime_functioncode", "runtime_verification"
-_LOG = "runtime_revisionlog"
-_INLINE = f"CASE WHEN length(m.value) <= {INLINE_VALUE_BYTES} THEN m.value END"
-#: What verification needs of a memo (``verified_at`` is the later of its execution and re-verification).
-_MEMO_META = "m.id, m.key_digest, m.changed_at, COALESCE(v.verified_at, m.executed_at), m.code_version, m.deps"
-#: What only using a memo needs: its value digest, execution time and (when small) value.
-_MEMO_DETAILS = f"m.value_digest, m.duration, {_INLINE}"
-_INPUT_COLUMNS = f"m.id, m.key_digest, m.changed_at, m.deleted, {_INLINE}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    """How to read one kind of row: the FROM clause (the table as ``m``) and the columns per kind of read."""
-
-    source: str
-    by_key: str
-    whole: str
-
-
-_MEMOS = _Table(f"{_MEMO} m LEFT JOIN {_VERIFICATION} v ON v.memo_id = m.id", f"{_MEMO_META}, {_MEMO_DETAILS}",
-                _MEMO_META)
-_INPUTS = _Table(f"{_INPUT} m", _INPUT_COLUMNS, _INPUT_COLUMNS)
 
 
 class NamespaceDeleted(Exception):
     """The namespace was marked deleted (for garbage collection) and cannot be used."""
-
-
-def args_text(key_args: tuple[Hashable, ...]) -> str:
-    """Canonical text of normalized arguments (``repr`` is exact for the types keys allow)."""
-    return repr(key_args)
-
-
-@functools.lru_cache(maxsize=65536)
-def parse_args_text(text: str) -> tuple[Hashable, ...]:
-    """Inverse of ``args_text``."""
-    return ast.literal_eval(text)
-
-
-@functools.lru_cache(maxsize=65536)
-def key_digest(function: str, key_args: tuple[Hashable, ...]) -> str:
-    """The 40-hex-digit digest that identifies a key within a namespace."""
-    return hashlib.sha1(f"{function}\x00{args_text(key_args)}".encode()).hexdigest()
-
-
-def value_digest(blob: bytes) -> str:
-    """Digest of an encoded value: equal digests mean bit-identical values."""
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
-
-
-def pack_deps(deps: tuple[Key, ...]) -> bytes:
-    """Encode a dependency list; plain MessagePack (decoded in C) unless an argument needs the codec."""
-    try:
-        return b"m" + msgpack.packb(deps, use_bin_type=True)
-    except (OverflowError, TypeError):
-        return b"c" + encode(deps)
-
-
-def unpack_deps(blob: bytes) -> tuple[Key, ...]:
-    """Inverse of ``pack_deps``: keys are tuples of tuples again (``StoredMemo`` inlines the plain case)."""
-    if blob[0] == 0x6D:  # b"m"
-        return _unpackb(blob[1:], use_list=False)
-    return decode(bytes(blob[1:]))
-
-
-_unpackb = msgpack.unpackb
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class StoredMemo(Memo):
-    """A memo read from the table at revision R: what verification needs now, the rest on first use.
-
-    ``details`` is the row's value digest, duration and inline value (None when large: read on
-    first use); a read by key brings them with the row, a whole-function load does not.
-    """
-
-    __slots__ = ("row_id", "details", "_rows")
-
-    def __init__(self, rows: _Rows, row: tuple[Any, ...], revision: int) -> None:
-        """Raise StaleSnapshot if the row changed after ``revision``."""
-        # Slots are set directly (not through Memo.__init__): a walk makes thousands.
-        self.row_id, self.changed_at, verified_at, self.code, deps = row[0], row[2], row[3], row[4], row[5]
-        if self.changed_at > revision:
-            raise StaleSnapshot()
-        # A memo verified after R but unchanged since before R is valid at R too.
-        self.verified_at = verified_at if verified_at < revision else revision
-        self.deps = _unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
-        self.details, self._rows = row[6:] or None, rows
-
-    @classmethod
-    def written(cls, rows: _Rows, row_id: int, memo: Memo, digest: str) -> StoredMemo:
-        """``memo`` as this process just wrote it to row ``row_id``."""
-        stored = cls.__new__(cls)
-        stored.row_id, stored.changed_at, stored.verified_at = row_id, memo.changed_at, memo.verified_at
-        stored.code, stored.deps, stored.details, stored._rows = memo.code, memo.deps, (digest, memo.duration, None), rows
-        Memo.value.__set__(stored, memo.value)  # type: ignore[attr-defined]
-        return stored
-
-    def _details(self) -> tuple[str, float, bytes | None]:
-        if self.details is None:
-            self.details = self._rows.storage._memo_details(self._rows, self)
-        return self.details
-
-    @property
-    def digest(self) -> str:
-        """Digest of the encoded value (equal digests: equal values)."""
-        return self._details()[0]
-
-    @property  # type: ignore[override]
-    def duration(self) -> float:
-        """Seconds the execution took."""
-        return self._details()[1]
-
-    @property  # type: ignore[override]
-    def value(self) -> Any:
-        """The decoded value."""
-        try:
-            return Memo.value.__get__(self)  # type: ignore[attr-defined]
-        except AttributeError:  # not decoded yet
-            blob = self._details()[2]
-            if blob is None:
-                blob = self._rows.storage._read_value(_MEMO, self)
-            value = decode(blob)
-            Memo.value.__set__(self, value)  # type: ignore[attr-defined]
-            return value
-
-    @property
-    def decoded(self) -> bool:
-        """Whether the value was decoded (or set) already."""
-        try:
-            Memo.value.__get__(self)  # type: ignore[attr-defined]
-        except AttributeError:
-            return False
-        return True
-
-    @value.setter
-    def value(self, new: Any) -> None:
-        Memo.value.__set__(self, new)  # type: ignore[attr-defined]
-
-
-class StoredInput(InputRecord):
-    """An input row: its value is decoded (or read) on first use."""
-
-    __slots__ = ("row_id", "_storage", "_blob", "_loaded")
-
-    def __init__(self, storage: DatabaseStorage, row: tuple[Any, ...]) -> None:
-        row_id, _, changed_at, deleted, blob = row
-        for name, value in (("row_id", row_id), ("_storage", storage), ("_blob", blob), ("_loaded", bool(deleted))):
-            object.__setattr__(self, name, value)
-        InputRecord.__init__(self, None, changed_at, bool(deleted))
-
-    @property  # type: ignore[override]
-    def value(self) -> Any:
-        """The decoded value."""
-        if not self._loaded:
-            blob = self._blob if self._blob is not None else self._storage._read_value(_INPUT, self)
-            InputRecord.value.__set__(self, decode(blob))  # type: ignore[attr-defined]
-            object.__setattr__(self, "_blob", None)
-            object.__setattr__(self, "_loaded", True)
-        return InputRecord.value.__get__(self)  # type: ignore[attr-defined]
-
-    @value.setter
-    def value(self, new: Any) -> None:
-        InputRecord.value.__set__(self, new)  # type: ignore[attr-defined]
-
-
-class _Rows:
-    """What is known of one function's rows: loaded whole (``by_digest``) or read key by key.
-
-    ``details`` holds, once a memo loaded whole was used, every row's details by row id.
-    """
-
-    __slots__ = ("storage", "function", "by_digest", "details", "asked", "too_many")
-
-    def __init__(self, storage: DatabaseStorage, function: str) -> None:
-        self.storage, self.function = storage, function
-        self.by_digest: dict[str, tuple[Any, ...]] | None = None
-        self.details: dict[int, tuple[Any, ...]] | None = None
-        self.asked = 0
-        self.too_many = False  # more rows than PREFETCH_LIMIT: always read by key
-
-
-class _MemoCache(dict):  # type: ignore[type-arg]
-    """The memos read in this snapshot, by key; a missing key is made from its row.
-
-    ``DatabaseStorage.get_memo`` is this dict's own ``__getitem__``: the walk looks most memos
-    up more than once, and a hit then costs a C call, as on the in-memory backend.
-    """
-
-    __slots__ = ("_storage", "_rows")
-
-    def __init__(self, storage: DatabaseStorage, rows: dict[str, _Rows]) -> None:
-        super().__init__()
-        self._storage, self._rows = storage, rows
-
-    def __missing__(self, key: Key) -> Memo | None:
-        rows = self._rows.get(key[0])
-        if rows is not None and rows.by_digest is not None:  # a function loaded whole: the walk's case, kept short
-            row = rows.by_digest.get(key_digest(*key))
-            memo = None if row is None else StoredMemo(rows, row, self._storage.revision)
-        else:
-            memo = self._storage._read_memo(key)
-        self[key] = memo
-        return memo
 
 
 class DatabaseStorage(Storage):
@@ -279,31 +62,17 @@ class DatabaseStorage(Storage):
         self.namespace = namespace
         self.using = using
         self.revision = 0
-        self._namespace_id: int | None = None
+        self._db = Database(using)
+        # The reader holds the namespace's row id, its code versions and R (a copy of ``revision``,
+        # which the engine reads directly); its cache holds what was read.
+        self._reads = RowReader(self._db)
+        self._cache = self._reads.cache
+        self._writes = MemoWriter(self._db)
         self._depth = 0
         self._write = False
-        self._cached_at: tuple[int, int] | None = None
-        self._reset_cache()
-        self._reset_buffers()
+        self.get_memo = self._cache.memos.__getitem__  # type: ignore[method-assign]  # a hit is a C call
 
     # -- unit of work -------------------------------------------------------------------
-
-    def _reset_cache(self) -> None:
-        """Forget every row read."""
-        self._memo_rows: dict[str, _Rows] = {}
-        self._memos = _MemoCache(self, self._memo_rows)
-        self.get_memo = self._memos.__getitem__  # type: ignore[method-assign]
-        self._inputs: dict[Key, InputRecord | None] = {}
-        self._input_rows: dict[str, _Rows] = {}
-        # Code version by function, as the namespace recorded it when this unit of work began:
-        # a function with no entry has no memos here, so reading its rows is skipped.
-        self._codes: dict[str, str] = {}
-
-    def _reset_buffers(self) -> None:
-        self._new: dict[Key, tuple[Memo, bytes, str]] = {}
-        self._new_codes: dict[str, str] = {}
-        self._verified: dict[Key, StoredMemo] = {}
-        self._last_encoded: tuple[Any, bytes] | None = None
 
     @contextmanager
     def unit_of_work(self, write: bool = False) -> Iterator[None]:
@@ -320,13 +89,16 @@ class DatabaseStorage(Storage):
         self._depth, self._write = 1, write
         try:
             if write:
-                outermost = not connections[self.using].in_atomic_block
-                with transaction.atomic(using=self.using):
+                outermost = not self._db.in_transaction()
+                with self._db.atomic():
                     self._begin(lock=True)
                     yield
                 # Committed under the lock, from the revision the cache is at: the cache holds the
                 # change.  Inside a caller's transaction it may still roll back: read again then.
-                self._cached_at = (self.revision, self._cached_at[1]) if outermost else None  # type: ignore[index]
+                if outermost:
+                    self._cache.committed(self.revision)
+                else:
+                    self._cache.distrust()
             else:
                 self._begin(lock=False)
                 try:
@@ -334,18 +106,18 @@ class DatabaseStorage(Storage):
                 finally:
                     self._flush()
         except BaseException:
-            self._cached_at = None  # what was read or cached may not have been written
+            self._cache.distrust()  # what was read or cached may not have been written
             raise
         finally:
             self._depth, self._write = 0, False
-            self._reset_buffers()
+            self._writes.clear()
 
     def refresh(self) -> None:
         """Write the buffer (it is valid at the old revision) and start over at the newest one."""
         if not self._write:
             self._flush()
-        self._reset_buffers()
-        self._cached_at = None
+        self._writes.clear()
+        self._cache.distrust()
         self._begin(lock=self._write)
 
     def checkpoint(self) -> None:
@@ -353,401 +125,114 @@ class DatabaseStorage(Storage):
         if self._depth and not self._write:
             self._flush()
 
-    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement on this store's database; return its rows (if any)."""
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-
     def _begin(self, lock: bool) -> None:
         """Read the namespace's revision, epoch and function code versions, in one query."""
-        where, param = ("n.id = %s", self._namespace_id) if self._namespace_id else ("n.name = %s", self.namespace)
-        suffix = " FOR UPDATE OF n" if lock and connections[self.using].features.has_select_for_update else ""
-        rows = self._sql(
-            f"SELECT n.id, n.revision, n.epoch, n.deleted_at, c.function, c.code_version FROM {_NAMESPACE} n "
-            f"LEFT JOIN {_CODE} c ON c.namespace_id = n.id WHERE {where}{suffix}",
+        reads = self._reads
+        where, param = ("n.id = %s", reads.namespace_id) if reads.namespace_id else ("n.name = %s", self.namespace)
+        suffix = self._db.for_update(" FOR UPDATE OF n") if lock else ""
+        rows = self._db.run(
+            f"SELECT n.id, n.revision, n.epoch, n.deleted_at, c.function, c.code_version FROM {NAMESPACE} n "
+            f"LEFT JOIN {CODE} c ON c.namespace_id = n.id WHERE {where}{suffix}",
             [param],
         )
         if not rows:
-            if self._namespace_id is not None:
-                self._namespace_id = None
+            if reads.namespace_id is not None:
+                reads.namespace_id = None
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was removed")
             rows = [(*self._create_namespace(), None, None)]
         namespace_id, revision, epoch, deleted_at = rows[0][:4]
         if deleted_at is not None:
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
-        self._namespace_id, self.revision = namespace_id, revision
-        if self._cached_at != (revision, epoch) and not self._follow_log(revision, epoch):
-            self._reset_cache()
-        self._cached_at = (revision, epoch)
-        self._codes = {function: code for *_, function, code in rows if function is not None}
-
-    def _follow_log(self, revision: int, epoch: int) -> bool:
-        """Keep what was read at an older revision when only inputs changed since: forget just those.
-
-        A memo row read then is still a fact about that revision: the engine re-verifies it now,
-        and a row another process rewrote meanwhile is at worst recomputed (the write keeps
-        theirs).  So only the inputs of the functions the revision log names are dropped.
-        Deleted memos (the epoch), code changes, a gap in the log or a long way to go drop all.
-        """
-        if self._cached_at is None:
-            return False
-        cached_revision, cached_epoch = self._cached_at
-        if epoch != cached_epoch or not cached_revision < revision <= cached_revision + FOLLOW_LOG_LIMIT:
-            return False
-        log = self._sql(
-            f"SELECT revision, function, action FROM {_LOG} WHERE namespace_id = %s AND revision > %s "
-            "AND revision <= %s",
-            [self._namespace_id, cached_revision, revision],
-        )
-        if len({row[0] for row in log}) != revision - cached_revision or any(row[2] == "code" for row in log):
-            return False
-        changed = {row[1] for row in log}
-        for function in changed:
-            self._input_rows.pop(function, None)
-        self._inputs = {key: record for key, record in self._inputs.items() if key[0] not in changed}
-        return True
+        reads.namespace_id = namespace_id
+        self.revision = reads.revision = revision
+        self._cache.follow(namespace_id, revision, epoch)
+        reads.codes = {function: code for *_, function, code in rows if function is not None}
 
     def _create_namespace(self) -> tuple[int, int, int, None]:
         from .models import Namespace
 
         try:
-            with transaction.atomic(using=self.using):
+            with self._db.atomic():
                 ns = Namespace.objects.using(self.using).create(name=self.namespace)
         except IntegrityError:  # another process created it first
             ns = Namespace.objects.using(self.using).get(name=self.namespace)
         return ns.id, ns.revision, ns.epoch, None
 
-    # -- reading rows -------------------------------------------------------------------
-
-    def _rows_of(self, known: dict[str, _Rows], function: str) -> _Rows:
-        rows = known.get(function)
-        if rows is None:
-            rows = known[function] = _Rows(self, function)
-        return rows
-
-    def _row(self, table: _Table, rows: _Rows, key: Key) -> tuple[Any, ...] | None:
-        """The row of ``key``: from a whole-function load once that pays, else by key."""
-        digest = key_digest(*key)
-        if rows.by_digest is None and not rows.too_many and rows.asked + 1 >= BULK_AFTER_KEYS:
-            self._load_function(table, rows)
-        rows.asked += 1
-        if rows.by_digest is not None:
-            return rows.by_digest.get(digest)
-        found = self._sql(
-            f"SELECT {table.by_key} FROM {table.source} WHERE m.namespace_id = %s AND m.key_digest = %s",
-            [self._namespace_id, digest],
-        )
-        return found[0] if found else None
-
-    def _load_function(self, table: _Table, rows: _Rows) -> None:
-        """Read every row of a function unless there are more than PREFETCH_LIMIT."""
-        found = self._sql(
-            f"SELECT {table.whole} FROM {table.source} WHERE m.namespace_id = %s AND m.function = %s "
-            f"LIMIT {PREFETCH_LIMIT + 1}",
-            [self._namespace_id, rows.function],
-        )
-        if len(found) <= PREFETCH_LIMIT:
-            rows.by_digest = {row[1]: row for row in found}
-        else:
-            rows.too_many = True
-
-    def _memo_details(self, rows: _Rows, memo: StoredMemo) -> tuple[str, float, bytes | None]:
-        """The details of a memo loaded whole, read for all of its function's rows at the first use of one."""
-        if rows.details is None:
-            found = self._sql(
-                f"SELECT m.id, m.changed_at, {_MEMO_DETAILS} FROM {_MEMO} m "
-                f"WHERE m.namespace_id = %s AND m.function = %s LIMIT {PREFETCH_LIMIT + 1}",
-                [self._namespace_id, rows.function],
-            )
-            rows.details = {row[0]: row[1:] for row in found}
-        found_row = rows.details.get(memo.row_id)
-        if found_row is None or found_row[0] != memo.changed_at:  # rewritten or removed since it was read
-            raise StaleSnapshot()
-        return found_row[1:]
-
-    def _read_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
-        """Read a large value, checking the row still holds what its metadata described."""
-        found = self._sql(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
-                          [record.row_id, record.changed_at])
-        if not found:  # rewritten or removed by another process since it was read
-            raise StaleSnapshot()
-        return found[0][0]
-
     def prefetch(self, key: Key) -> None:
         """Before verifying ``key``: load whole every function its memo read whose rows are not held yet."""
-        memo = self._memos.get(key)
-        if memo is None:
-            return
-        memos, inputs = self._memos, self._inputs
-        for function in {dep[0] for dep in memo.deps if dep not in memos and dep not in inputs}:
-            declared = REGISTRY.lookup(function)
-            if declared is None:
-                continue
-            table, known = (_INPUTS, self._input_rows) if declared.is_input else (_MEMOS, self._memo_rows)
-            rows = self._rows_of(known, function)
-            if rows.by_digest is None and not rows.too_many:
-                self._load_function(table, rows)
+        self._reads.prefetch(key)
 
     # -- memos --------------------------------------------------------------------------
 
-    def get_memo(self, key: Key) -> Memo | None:  # replaced per snapshot by its _MemoCache's lookup
+    def get_memo(self, key: Key) -> Memo | None:  # replaced per store by its memo cache's lookup
         """The memo of ``key`` as of ``revision`` (raises StaleSnapshot if it is newer)."""
-        return self._memos[key]
-
-    def _read_memo(self, key: Key) -> Memo | None:
-        """Read the memo of ``key`` of a function not loaded whole (``get_memo`` caches what this returns)."""
-        if key[0] not in self._codes:
-            return None  # the namespace has never stored a memo of this function
-        rows = self._rows_of(self._memo_rows, key[0])
-        row = self._row(_MEMOS, rows, key)
-        return None if row is None else StoredMemo(rows, row, self.revision)
-
-    def _encode(self, value: Any) -> bytes:
-        """Encode a value once even when both ``same_value`` and ``put_memo`` need it."""
-        last = self._last_encoded
-        if last is not None and last[0] is value:
-            return last[1]
-        blob = encode(value)
-        self._last_encoded = (value, blob)
-        return blob
+        return self._cache.memos[key]
 
     def same_value(self, memo: Memo, value: Any) -> bool:
         """Compare digests of the encodings when the old value has not been decoded."""
         if isinstance(memo, StoredMemo) and not memo.decoded:
             try:
-                return value_digest(self._encode(value)) == memo.digest
+                return value_digest(self._writes.encode(value)) == memo.digest
             except TypeError:
                 return False  # put_memo reports it
         return super().same_value(memo, value)
 
     def put_memo(self, key: Key, memo: Memo) -> None:
         """Encode now (so an unstorable value fails the call); write when the unit of work ends."""
-        try:
-            blob = self._encode(memo.value)
-        except TypeError as exc:
-            raise TypeError(f"{call_label(key)} returned a value that cannot be stored: {exc}") from None
-        self._last_encoded = None
-        self._new[key] = (memo, blob, preview(memo.value))
-        if self._codes.get(key[0]) != memo.code and not memo.code.startswith(FAILED_PREFIX):
-            self._new_codes[key[0]] = memo.code
-        self._verified.pop(key, None)
-        self._memos[key] = memo
+        self._writes.add(key, memo, self._reads.codes)
+        self._cache.memos[key] = memo
 
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Raise the memo to ``revision`` now; its row follows when the unit of work ends."""
         memo.verified_at = self.revision
         if isinstance(memo, StoredMemo):
-            self._verified[key] = memo
+            self._writes.verified[key] = memo
 
     def stored_code(self) -> dict[str, str]:
         """Code versions as the namespace recorded them when this unit of work began."""
-        return dict(self._codes)
+        return dict(self._reads.codes)
 
     def record_code(self, codes: dict[str, str]) -> None:
         """Record new code versions and log them (inside the write unit of work that started their revision)."""
-        from .models import RevisionLog
-
-        self._upsert_codes(codes)
-        names = ", ".join(sorted(codes))
-        RevisionLog.objects.using(self.using).create(
-            namespace_id=self._namespace_id,
-            revision=self.revision,
-            function=names[:300],
-            args=f"code changed: {names}",
-            action="code",
-            process=_PROCESS,
-        )
-
-    def _upsert_codes(self, codes: dict[str, str]) -> None:
-        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
-        self._insert(
-            _CODE,
-            ("namespace_id", "function", "code_version", "updated_at"),
-            [(self._namespace_id, function, code, now) for function, code in sorted(codes.items())],
-            " ON CONFLICT (namespace_id, function) DO UPDATE SET code_version = excluded.code_version, "
-            "updated_at = excluded.updated_at",
-        )
-        self._codes.update(codes)
+        record_code(self._db, self._reads.namespace_id, self.revision, codes, self._reads.codes)  # type: ignore[arg-type]
 
     # -- inputs -------------------------------------------------------------------------
 
     def get_input(self, key: Key) -> InputRecord | None:
         """The input's record as of ``revision`` (raises StaleSnapshot if it changed later)."""
-        record = self._inputs.get(key, _MISSING)
+        record = self._cache.inputs.get(key, _MISSING)
         if record is not _MISSING:
             return record  # type: ignore[return-value]
-        row = self._row(_INPUTS, self._rows_of(self._input_rows, key[0]), key)
-        record = None
-        if row is not None:
-            if row[2] > self.revision:
-                raise StaleSnapshot()
-            record = StoredInput(self, row)
-        self._inputs[key] = record
-        return record
+        return self._reads.input(key)
 
     def new_revision(self, changed: Key) -> int:
         """Bump the namespace's revision (inside the write unit of work's transaction)."""
-        self.revision += 1
-        self._sql(f"UPDATE {_NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._namespace_id])
+        self.revision = self._reads.revision = self.revision + 1
+        self._db.run(f"UPDATE {NAMESPACE} SET revision = %s WHERE id = %s", [self.revision, self._reads.namespace_id])
         return self.revision
 
     def set_input(self, key: Key, record: InputRecord) -> None:
         """Write the input row and its revision-log entry."""
-        from .models import InputValue, RevisionLog
-
-        function, key_args = key
-        if record.deleted:
-            blob, text = None, ""
-        else:
-            try:
-                blob = encode(record.value)
-            except TypeError as exc:
-                raise TypeError(f"input {call_label(key)} cannot be stored: {exc}") from None
-            text = preview(record.value)
-        InputValue.objects.using(self.using).update_or_create(
-            namespace_id=self._namespace_id,
-            key_digest=key_digest(function, key_args),
-            defaults={
-                "function": function,
-                "args_key": args_text(key_args),
-                "value": blob,
-                "preview": text,
-                "changed_at": record.changed_at,
-                "deleted": record.deleted,
-            },
-        )
-        RevisionLog.objects.using(self.using).create(
-            namespace_id=self._namespace_id,
-            revision=record.changed_at,
-            function=function,
-            args=call_label(key),
-            action="delete" if record.deleted else "set",
-            process=_PROCESS,
-        )
-        self._inputs[key] = record
+        write_input(self._db, self._reads.namespace_id, key, record)  # type: ignore[arg-type]
+        self._cache.inputs[key] = record
 
     # -- writing memos ------------------------------------------------------------------
 
     def _flush(self) -> None:
         """Write new and re-verified memos in one transaction under the namespace lock."""
-        if not self._new and not self._verified:
+        writes, namespace_id = self._writes, self._reads.namespace_id
+        if not writes.pending:
             return
-        with transaction.atomic(using=self.using):
-            suffix = " FOR UPDATE" if connections[self.using].features.has_select_for_update else ""
-            state = self._sql(f"SELECT deleted_at FROM {_NAMESPACE} WHERE id = %s{suffix}", [self._namespace_id])
-            if not state or state[0][0] is not None:
-                self._reset_buffers()
-                self._cached_at = None
+        with self._db.atomic():
+            if not writes.lock_namespace(namespace_id):  # type: ignore[arg-type]
+                writes.clear()
+                self._cache.distrust()
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
-            written = self._write_new() if self._new else {}
-            if self._new_codes:
-                self._upsert_codes(self._new_codes)
-            if self._verified:
-                self._write_verified()
-        self._remember_written(written)
-        self._reset_buffers()
-
-    def _remember_written(self, written: dict[str, int]) -> None:
-        """After a flush: the memos written become stored memos (so a later revision can record
-        their re-verification); for a call whose row another process wrote, forget what was read."""
-        for key, (memo, blob, _) in self._new.items():
-            row_id = written.get(key_digest(*key))
-            if row_id is None:
-                self._memos.pop(key, None)
-                self._memo_rows.pop(key[0], None)
-            else:
-                rows = self._rows_of(self._memo_rows, key[0])
-                self._memos[key] = StoredMemo.written(rows, row_id, memo, value_digest(blob))
-
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = "") -> None:
-        """Insert ``rows`` with as few multi-row statements as the parameter limit allows."""
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for chunk in _chunks(rows, MAX_PARAMS // len(columns)):
-            self._sql(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}{suffix}",
-                [value for row in chunk for value in row],
-            )
-
-    def _write_new(self) -> dict[str, int]:
-        """Insert new memos, overwrite older rows of the same calls, and write their edges.
-
-        A row another process wrote meanwhile, by the same code, at this revision or later is
-        left as it is (an equal result, or a newer one).  An overwritten row loses its edges and
-        its verification (it is verified at its execution now).  Returns the row ids written, by
-        key digest.
-        """
-        revision, ns = self.revision, self._namespace_id
-        now = connections[self.using].ops.adapt_datetimefield_value(timezone.now())
-        token = f"{_PROCESS}:{uuid.uuid4().hex[:12]}"
-        pending = {}
-        for key, (memo, blob, text) in self._new.items():
-            pending[key_digest(*key)] = (
-                ns, key[0], args_text(key[1]), call_label(key), key_digest(*key), blob, value_digest(blob), text,
-                pack_deps(memo.deps), memo.changed_at, revision, memo.code, memo.duration, now, token,
-            )
-        columns = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest",
-                   "preview", "deps", "changed_at", "executed_at", "code_version", "duration", "written_at",
-                   "written_by")
-        self._insert(_MEMO, columns, list(pending.values()), " ON CONFLICT (namespace_id, key_digest) DO NOTHING")
-        written: dict[str, int] = {}
-        updates = []
-        for chunk in _chunks(list(pending), 5000):
-            marks = ", ".join(["%s"] * len(chunk))
-            for row_id, digest, verified_at, code, writer in self._sql(
-                f"SELECT m.id, m.key_digest, COALESCE(v.verified_at, m.executed_at), m.code_version, m.written_by "
-                f"FROM {_MEMOS.source} WHERE m.namespace_id = %s AND m.key_digest IN ({marks})",
-                [ns, *chunk],
-            ):
-                row = pending[digest]
-                if writer == token:
-                    written[digest] = row_id
-                elif verified_at < revision or code != row[11]:
-                    written[digest] = row_id
-                    updates.append((*row[5:9], row[9], revision, *row[11:], row_id))
-        if updates:
-            with connections[self.using].cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {_MEMO} SET value = %s, value_digest = %s, preview = %s, deps = %s, changed_at = %s, "
-                    "executed_at = %s, code_version = %s, duration = %s, written_at = %s, written_by = %s "
-                    "WHERE id = %s",
-                    updates,
-                )
-            for chunk in _chunks([update[-1] for update in updates], 5000):
-                marks = ", ".join(["%s"] * len(chunk))
-                self._sql(f"DELETE FROM {_EDGE} WHERE memo_id IN ({marks})", chunk)
-                self._sql(f"DELETE FROM {_VERIFICATION} WHERE memo_id IN ({marks})", chunk)
-        edges = []
-        for key, (memo, _, _) in self._new.items():
-            row_id = written.get(key_digest(*key))
-            if row_id is None:
-                continue
-            for position, dep in enumerate(memo.deps):
-                dep_fn = REGISTRY.lookup(dep[0])
-                kind = "input" if dep_fn is not None and dep_fn.is_input else "derived"
-                edges.append((row_id, ns, position, kind, dep[0], args_text(dep[1]), key_digest(*dep)))
-        if edges:
-            columns = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest")
-            self._insert(_EDGE, columns, edges)
-        return written
-
-    def _write_verified(self) -> None:
-        """Record re-verification at ``revision`` of the rows that still hold the verified value.
-
-        Only rows with the same id and ``changed_at`` as read, executed before ``revision``, and
-        not verified at it or later already: a row rewritten meanwhile keeps what its writer saw.
-        """
-        rows = [(memo.row_id, memo.changed_at) for memo in self._verified.values()]
-        for chunk in _chunks(rows, (MAX_PARAMS - 2) // 2):
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            self._sql(
-                f"INSERT INTO {_VERIFICATION} (memo_id, verified_at) SELECT m.id, %s FROM {_MEMO} m "
-                f"JOIN (SELECT column1 AS id, column2 AS changed_at FROM (VALUES {values}) AS pairs) AS v "
-                f"ON m.id = v.id AND m.changed_at = v.changed_at WHERE m.executed_at < %s "
-                f"ON CONFLICT (memo_id) DO UPDATE SET verified_at = excluded.verified_at "
-                f"WHERE {_VERIFICATION}.verified_at < excluded.verified_at",
-                [self.revision, *(value for pair in chunk for value in pair), self.revision],
-            )
+            written = writes.write(namespace_id, self.revision, self._reads.codes)  # type: ignore[arg-type]
+        # The memos written become stored memos; for a call whose row another process wrote, forget what was read.
+        for key, memo, row_id, digest in written:
+            self._cache.remember_written(key, memo, row_id, digest)
+        writes.clear()
 
     # -- inspection ---------------------------------------------------------------------
 
@@ -756,7 +241,7 @@ class DatabaseStorage(Storage):
         from .models import InputValue, Memo as MemoRow, MemoDependency
 
         with self.unit_of_work():
-            ns = self._namespace_id
+            ns = self._reads.namespace_id
             return StoreStats(
                 inputs=InputValue.objects.using(self.using).filter(namespace_id=ns).count(),
                 memos=MemoRow.objects.using(self.using).filter(namespace_id=ns).count(),

@@ -6,7 +6,7 @@ from runtime.keys import denormalize_args
 from runtime.db.models import InputValue, Memo, MemoDependency, Namespace
 from runtime.function import REGISTRY
 from runtime.db.codec import decode
-from runtime.db.storage import parse_args_text
+from runtime.db.rows import parse_args_text
 from runtime.values import values_equal
 
 
