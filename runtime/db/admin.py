@@ -28,9 +28,10 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .gc import distinct_functions, function_code_versions, invalidate_memos
+from .gc import invalidate_memos
 from runtime.keys import call_label
 from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
+from .selectors import distinct_functions, function_code_versions
 from runtime.registry import lookup
 from .codec import decode, preview
 from .storage import parse_args_text
