@@ -127,6 +127,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:datasets"
 LOGOUT_REDIRECT_URL = "login"
 
+# Functions that tell the memo-store admin which dataset owns a runtime namespace (runtime/db/admin.py).
+MEMO_STORE_NAMESPACE_OWNERS = ["salsaweb.regression.admin.namespace_datasets"]
+
 # Largest CSV file or JSON body the API accepts; larger ones are answered with 413.
 SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 
