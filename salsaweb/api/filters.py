@@ -4,7 +4,6 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from runtime.db.models import Memo
 from salsaweb.regression.models import MODE_CHOICES, BatchRun, Dataset
 
 #: Largest batch number a filter takes (fits every database's integer column).
@@ -40,10 +39,6 @@ class RunFilter(django_filters.FilterSet):
 
 
 class MemoFilter(django_filters.FilterSet):
-    """``?function=`` names the derived function exactly (indexed)."""
+    """``?function=`` names the derived function exactly (indexed); the memo store's selectors give the rows."""
 
     function = django_filters.CharFilter()
-
-    class Meta:
-        model = Memo
-        fields = ["function"]

@@ -1,4 +1,8 @@
-"""What the API reads and writes: field types and shapes only; the rules live in the regression services."""
+"""What the API reads and writes: field types and shapes only; the rules live in the regression services.
+
+Input serializers (``...RequestSerializer``, ``...QuerySerializer``, the batch bodies) check
+types; output serializers render what selectors return.
+"""
 from __future__ import annotations
 
 import math
@@ -9,7 +13,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from runtime.db.models import Memo
 from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES, Batch, BatchRun, Dataset
 
 from .exceptions import BatchProblem
@@ -260,19 +263,20 @@ class CurveSerializer(serializers.ModelSerializer):
         return finite_or_none(run.optimum.get("loss"))
 
 
-class MemoSerializer(serializers.ModelSerializer):
+class MemoSerializer(serializers.Serializer):
     """A memoized call of the dataset's runtime namespace (its value as a short preview)."""
 
-    duration = FiniteFloatField(allow_null=True)
+    id = serializers.IntegerField(read_only=True)
+    label = serializers.CharField(read_only=True, help_text="The call as text, e.g. double(rt, 1); searchable.")
+    function = serializers.CharField(read_only=True)
+    preview = serializers.CharField(read_only=True)
+    changed_at = serializers.IntegerField(read_only=True)
     verified_at = serializers.IntegerField(
         read_only=True, help_text="The last revision the memo was known current at (its execution or a re-verification)."
     )
-
-    class Meta:
-        model = Memo
-        fields = ["id", "label", "function", "preview", "changed_at", "verified_at", "code_version", "duration",
-                  "written_at"]
-        read_only_fields = fields
+    code_version = serializers.CharField(read_only=True)
+    duration = FiniteFloatField(allow_null=True)
+    written_at = serializers.DateTimeField(read_only=True)
 
 
 class TrainingStateSerializer(serializers.Serializer):

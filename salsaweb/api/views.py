@@ -18,7 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from runtime.db.models import Memo
+from runtime.db.selectors import memo_none
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
@@ -292,7 +292,7 @@ class MemoListView(DatasetScopedMixin, generics.ListAPIView):
 
     serializer_class = MemoSerializer
     filterset_class = MemoFilter
-    queryset = Memo.objects.none()  # for the schema; requests use get_queryset
+    queryset = memo_none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
         """The namespace's memos, latest changed first."""

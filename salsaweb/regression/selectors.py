@@ -14,7 +14,7 @@ from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from runtime.db.models import Memo, Namespace
+from runtime.db.selectors import namespace_memo_list
 
 from .descent import RegressionError
 from .models import MODES, Batch, BatchRun, Dataset, TrainingState
@@ -108,18 +108,9 @@ def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
     )
 
 
-def memo_records(*, dataset: Dataset) -> QuerySet[Memo]:
-    """The memos of the dataset's runtime namespace, latest changed first, without their values."""
-    namespace = Namespace.objects.filter(name=dataset.namespace).values_list("id", flat=True).first()
-    if namespace is None:
-        return Memo.objects.none()
-    return (
-        Memo.objects.filter(namespace_id=namespace)
-        .only("id", "label", "function", "preview", "changed_at", "executed_at", "code_version", "duration",
-              "written_at")
-        .with_verified_at()
-        .order_by("-changed_at", "-id")
-    )
+def memo_records(*, dataset: Dataset) -> QuerySet:
+    """The memos of the dataset's runtime namespace, latest changed first, with ``verified_at``, without values."""
+    return namespace_memo_list(name=dataset.namespace)
 
 
 def dataset_revision(*, dataset: Dataset) -> int:
