@@ -13,7 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES, Batch, BatchRun, Dataset
+from salsaweb.regression.models import Batch, BatchRun, Dataset
+from salsaweb.regression.modes import DEFAULT_MODES, Mode
 
 from .exceptions import BatchProblem
 
@@ -63,7 +64,7 @@ class DatasetSerializer(serializers.ModelSerializer):
     )
     target = serializers.CharField(max_length=200, trim_whitespace=False, help_text="Target column name.")
     modes = serializers.ListField(
-        child=serializers.ChoiceField(choices=MODE_CHOICES), allow_empty=False, default=list(DEFAULT_MODES),
+        child=serializers.ChoiceField(choices=Mode.choices), allow_empty=False, default=list(DEFAULT_MODES),
         help_text="Training modes: a non-empty subset of incremental, naive, delta.",
     )
     learning_rate = serializers.FloatField(allow_null=True, required=False, default=None,
@@ -162,7 +163,7 @@ def _row_problem(row: int, column: str | None, reason: str) -> BatchProblem:
 class ModelQuerySerializer(serializers.Serializer):
     """Which model: a mode (default: the dataset's first) and a revision (default: the latest trained)."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False)
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False)
     revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
@@ -177,7 +178,7 @@ class OptimumSerializer(serializers.Serializer):
 class TrainedModelSerializer(serializers.Serializer):
     """A mode's model after batches 1..revision."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     revision = serializers.IntegerField(help_text="The data revision (batch count) this model was trained on.")
     data_revision = serializers.IntegerField(help_text="The dataset's latest data revision.")
     up_to_date = serializers.BooleanField()
@@ -203,7 +204,7 @@ class TrainedModelSerializer(serializers.Serializer):
 class PredictRequestSerializer(serializers.Serializer):
     """Feature values to predict from: one object per row; other keys are ignored."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False, help_text="Default: the dataset's first mode.")
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False, help_text="Default: the dataset's first mode.")
     revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
                                         help_text="Default: the latest trained model.")
     rows = serializers.ListField(
@@ -222,7 +223,7 @@ class PredictRequestSerializer(serializers.Serializer):
 class PredictionSerializer(serializers.Serializer):
     """Predictions in row order, from the model of ``mode`` at ``revision``."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     revision = serializers.IntegerField()
     predictions = serializers.ListField(child=FiniteFloatField(allow_null=True))
 
@@ -282,7 +283,7 @@ class MemoSerializer(serializers.Serializer):
 class TrainingStateSerializer(serializers.Serializer):
     """Background training of one mode: status, batches requested and covered, progress of the current run."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     status = serializers.ChoiceField(choices=["idle", "queued", "running", "done", "failed"])
     requested = serializers.IntegerField(help_text="Batch count the model must reach.")
     covered = serializers.IntegerField(help_text="Batch count the latest model covers.")

@@ -85,14 +85,6 @@ class DatasetScopedMixin:
             self._dataset = dataset
         return self._dataset
 
-    def _mode(self, dataset: Dataset, mode: str | None) -> str:
-        """The requested mode (default: the dataset's first), which the dataset must train."""
-        if mode is None:
-            return dataset.modes[0]
-        if mode not in dataset.modes:
-            raise ValidationError({"mode": [f"this dataset trains {', '.join(dataset.modes)}, not {mode}"]})
-        return mode
-
 
 @extend_schema_view(
     list=extend_schema(summary="List your datasets (staff: all)",
@@ -213,7 +205,7 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
         dataset = self.get_dataset()
         query = ModelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        mode = self._mode(dataset, query.validated_data.get("mode"))
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
         revision = query.validated_data.get("revision")
         model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
         if model is None:
@@ -238,7 +230,7 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
         dataset = self.get_dataset()
         query = PredictRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
-        mode = self._mode(dataset, query.validated_data.get("mode"))
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
         revision = query.validated_data.get("revision")
         matrix = []
         for number, row in enumerate(query.validated_data["rows"], start=1):

@@ -11,7 +11,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from salsaweb.regression import services
 from salsaweb.regression.management.commands.regression_demo import demo_batch_csv
-from salsaweb.regression.models import MODES, Dataset
+from salsaweb.regression.models import Dataset
+from salsaweb.regression.modes import Mode
 
 SEED_NAME = "seed: y = x + noise"
 HOUSES_NAME = "houses: price from size, rooms, age, distance"
@@ -52,7 +53,7 @@ def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:
 def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
     """Create the sample datasets ``owner`` does not have yet, training after each batch; returns those created."""
     samples = [
-        (SEED_NAME, ["x"], "y", list(MODES), seed_batches(), "seed"),
+        (SEED_NAME, ["x"], "y", Mode.values, seed_batches(), "seed"),
         (HOUSES_NAME, HOUSE_FEATURES, HOUSE_TARGET, ["incremental", "naive"], house_batches(), "houses"),
     ]
     created = []

@@ -17,7 +17,8 @@ from django.utils import timezone
 from runtime.db.selectors import namespace_memo_list
 
 from .descent import RegressionError
-from .models import MODES, Batch, BatchRun, Dataset, TrainingState
+from .models import Batch, BatchRun, Dataset, TrainingState
+from .modes import mode_check
 
 RUN_FIELDS = ("batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms", "iterations",
               "converged", "diverged", "executed", "reused", "loss", "gradient_error")
@@ -118,6 +119,11 @@ def dataset_revision(*, dataset: Dataset) -> int:
     return dataset.batches.count()
 
 
+def dataset_mode(*, dataset: Dataset, mode: str | None = None) -> str:
+    """``mode`` (default: the dataset's first mode), which the dataset must train; else a ValidationError."""
+    return dataset.modes[0] if mode is None else mode_check(mode, among=dataset.modes)
+
+
 def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
     """The dataset's batches in arrival order."""
     return dataset.batches.order_by("number")
@@ -144,8 +150,7 @@ def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> di
     ``revision`` is the batch number the model covers, ``data_revision`` the dataset's
     batch count now; ``up_to_date`` says whether they agree.
     """
-    if mode not in MODES:
-        raise RegressionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    mode = mode_check(mode)
     runs = BatchRun.objects.filter(dataset=dataset, mode=mode).select_related("batch")
     run = (runs.filter(batch__number=revision) if revision is not None else runs.order_by("-batch__number")).first()
     if run is None:

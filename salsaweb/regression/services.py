@@ -19,7 +19,8 @@ from django.db import transaction
 
 from . import inputs
 from .descent import RegressionError
-from .models import MODES, Batch, BatchRun, Dataset
+from .models import Batch, BatchRun, Dataset, default_modes
+from .modes import Mode, mode_check
 from .parsing import parse_batch
 from .runtimes import dataset_runtime, dataset_runtime_drop
 from .training import Progress, train
@@ -69,8 +70,12 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
     if not (_finite(dataset.tolerance) and dataset.tolerance >= 0):
         errors["tolerance"] = "must be a number >= 0"
     modes = dataset.modes
-    if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes) or len(set(modes)) != len(modes):
-        errors["modes"] = f"give a non-empty list of distinct modes from {', '.join(MODES)}"
+    try:
+        valid = isinstance(modes, list) and bool(modes) and len({mode_check(m) for m in modes}) == len(modes)
+    except ValidationError:
+        valid = False
+    if not valid:
+        errors["modes"] = f"give a non-empty list of distinct modes from {', '.join(Mode.values)}"
     start = dataset.initial_weights
     if start is not None and "features" not in errors:
         weights = start.get("weights", {}) if isinstance(start, dict) else None
@@ -112,7 +117,7 @@ def _push_settings(dataset: Dataset) -> None:
     """Set the dataset's settings and starting points as runtime inputs (no revision if unchanged)."""
     rt = dataset_runtime(dataset)
     inputs.training_settings.set(rt, dataset_settings(dataset))
-    for mode in MODES:
+    for mode in Mode.values:
         inputs.initial_model.set(rt, mode, _configured_start(dataset))
 
 
@@ -144,7 +149,7 @@ def dataset_create(
         standardize=standardize,
         initial_weights=initial_weights,
         warm_start=warm_start,
-        modes=list(modes) if modes is not None else ["incremental", "naive"],
+        modes=list(modes) if modes is not None else default_modes(),
     )
     errors = _settings_errors(dataset)
     if not name or name != name.strip():
@@ -244,10 +249,9 @@ def model_train(
     ``progress(iteration, loss)`` is called as iterations complete; ``checkpoint_seconds``
     stores the iterations so far that often (see ``training.train``); ``attempts`` is how
     many workers started this update, for the record.  Raises RegressionError when the
-    dataset has no rows yet.
+    dataset has no rows yet, ValidationError for an unknown mode.
     """
-    if mode not in MODES:
-        raise ValidationError({"mode": f"unknown mode {mode!r}: expected one of {', '.join(MODES)}"})
+    mode = mode_check(mode)
     latest = dataset.batches.order_by("-number").values_list("id", "number", "rows").first()
     if latest is None:
         raise RegressionError(f"dataset {dataset.name!r} has no rows yet: add a batch before training")

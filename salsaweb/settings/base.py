@@ -165,7 +165,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
     # One name for the mode choices, whether a field holds one mode or a list of them.
-    "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.models.MODE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.modes.Mode"},
 }
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 

@@ -9,7 +9,8 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 
 from salsaweb.regression import selectors, services
-from salsaweb.regression.models import MODES, Dataset
+from salsaweb.regression.models import Dataset
+from salsaweb.regression.modes import Mode
 
 
 def demo_batch_csv(number: int, rows: int, rng: np.random.Generator) -> str:
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--batches", type=int, default=10)
         parser.add_argument("--rows", type=int, default=100, help="rows per batch")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to train")
+        parser.add_argument("--modes", default=",".join(Mode.values), help="comma-separated modes to train")
         parser.add_argument("--learning-rate", type=float, default=None, help="fixed step (default: auto)")
         parser.add_argument("--momentum", type=float, default=None, help="momentum (default: auto)")
         parser.add_argument("--max-iterations", type=int, default=100)
