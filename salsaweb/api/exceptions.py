@@ -84,7 +84,7 @@ class DuplicateUpload(exceptions.APIException):
 
 
 class NotTrained(exceptions.APIException):
-    """The requested mode (or revision) has no model yet."""
+    """The requested mode has no model yet (or none at the requested data version)."""
 
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "not_trained"

@@ -78,7 +78,8 @@ class DatasetSerializer(serializers.ModelSerializer):
         help_text='{"weights": {feature: number}, "bias": number}; null = zeros.',
     )
     owner = serializers.CharField(source="owner.get_username", read_only=True)
-    revision = serializers.IntegerField(read_only=True, help_text="Batches accepted (the data revision).")
+    revision = serializers.IntegerField(source="data_version", read_only=True,
+                                        help_text="Batches accepted (the data revision).")
     rows = serializers.IntegerField(read_only=True, help_text="Rows in all batches.")
     state = serializers.SerializerMethodField(help_text="empty, training or trained.")
 

@@ -106,7 +106,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     queryset = Dataset.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
-        """The user's datasets (every one for staff), with revision and row totals."""
+        """The user's datasets (every one for staff), with data version and row totals."""
         return selectors.datasets_visible(user=self.request.user)
 
     def _serialize(self, datasets: list[Dataset], many: bool) -> Any:
@@ -184,14 +184,14 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
             batch, _ = scheduling.batch_accept(dataset=dataset, content=content, source=source)
         except services.DuplicateBatch as duplicate:
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
-        done = selectors.models_cover(dataset=dataset, revision=batch.number)
-        body = {**BatchSerializer(batch).data, "revision": selectors.dataset_revision(dataset=dataset),
+        done = selectors.models_cover(dataset=dataset, data_version=batch.number)
+        body = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
                 "training": "done" if done else "queued"}
         return Response(body, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
 
 
 class ModelView(DatasetScopedMixin, generics.GenericAPIView):
-    """A mode's trained model at a revision."""
+    """A mode's trained model at a data version (the API's ``revision``)."""
 
     serializer_class = TrainedModelSerializer
 
@@ -206,10 +206,10 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
         query = ModelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
-        revision = query.validated_data.get("revision")
-        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        data_version = query.validated_data.get("revision")
+        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
         if model is None:
-            at = f" at revision {revision}" if revision is not None else ""
+            at = f" at revision {data_version}" if data_version is not None else ""
             raise NotTrained(mode=mode, detail=f"no {mode} model{at} for this dataset yet")
         return Response(TrainedModelSerializer(model).data)
 
@@ -231,18 +231,18 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
         query = PredictRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
-        revision = query.validated_data.get("revision")
+        data_version = query.validated_data.get("revision")
         matrix = []
         for number, row in enumerate(query.validated_data["rows"], start=1):
             missing = [feature for feature in dataset.features if feature not in row]
             if missing:
                 raise ValidationError({"rows": [f"row {number}: missing feature(s) {', '.join(map(repr, missing))}"]})
             matrix.append([row[feature] for feature in dataset.features])
-        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
         if model is None:
             raise NotTrained(mode=mode, detail=f"no {mode} model for this dataset yet")
         with np.errstate(over="ignore", invalid="ignore"):
-            predictions = selectors.model_predict(dataset=dataset, mode=mode, revision=model["revision"],
+            predictions = selectors.model_predict(dataset=dataset, mode=mode, data_version=model["revision"],
                                                   rows=np.array(matrix, dtype=np.float64))
         body = {"mode": mode, "revision": model["revision"], "predictions": predictions.tolist()}
         return Response(PredictionSerializer(body).data)

@@ -22,7 +22,7 @@ DATASETS_PER_PAGE = 50
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    """The user's datasets with size, revision and state, and the form to create one."""
+    """The user's datasets with size, data version and state, and the form to create one."""
     form = DatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -55,14 +55,14 @@ def _send(dataset_id: int, mode: str, countdown: float | None = None) -> None:
     train_model.apply_async((dataset_id, mode), countdown=countdown)
 
 
-def training_request(*, dataset: Dataset, revision: int) -> list[TrainingState]:
-    """Ask for each of the dataset's modes to cover batches 1..``revision``; tasks go out after commit."""
+def training_request(*, dataset: Dataset, data_version: int) -> list[TrainingState]:
+    """Ask for each of the dataset's modes to cover batches 1..``data_version``; tasks go out after commit."""
     now = timezone.now()
     states = []
     with transaction.atomic():
         for mode in dataset.modes:
             state, _ = TrainingState.objects.select_for_update().get_or_create(dataset=dataset, mode=mode)
-            state.requested = max(state.requested, revision)
+            state.requested = max(state.requested, data_version)
             if state.status != TrainingState.RUNNING:  # a running worker folds the new batches in itself
                 state.status, state.attempts, state.first_batch = TrainingState.QUEUED, 0, state.covered + 1
                 state.iteration = state.loss = None
@@ -83,7 +83,7 @@ def batch_accept(
     """
     with transaction.atomic():
         batch = batch_create(dataset=dataset, content=content, source=source)
-        states = training_request(dataset=dataset, revision=batch.number)
+        states = training_request(dataset=dataset, data_version=batch.number)
     return batch, states
 
 

@@ -1,7 +1,9 @@
 """Read side of the regression app: datasets, batches, run records, model read-outs and predictions.
 
-Read-outs come from the ``BatchRun`` records, so reading a model never trains and any
-past revision (batch number) can be read.  Shapes match what the API serves.
+Read-outs come from the ``BatchRun`` records, so reading a model never trains and the model
+after any past batch can be read.  A dataset's *data version* is its batch count (the API
+calls it ``revision``); the engine's revisions are another counter, per runtime namespace.
+Shapes match what the API serves.
 """
 from __future__ import annotations
 
@@ -39,10 +41,10 @@ def dataset_get(*, owner: AbstractBaseUser, name: str) -> Dataset:
 def datasets_visible(*, user: AbstractBaseUser) -> QuerySet[Dataset]:
     """The datasets ``user`` may see and change (their own; every one for staff), by name.
 
-    Each carries ``revision`` (its batch count) and ``rows`` (rows in all its batches).
+    Each carries ``data_version`` (its batch count) and ``rows`` (rows in all its batches).
     """
     datasets = Dataset.objects.select_related("owner").annotate(
-        revision=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
+        data_version=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
     )
     if not user.is_staff:
         datasets = datasets.filter(owner=user)
@@ -54,7 +56,7 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
 
     ``empty`` (no batches), ``trained`` (every mode's model covers every batch), else what
     background training is doing: ``failed`` (a mode gave up), ``training`` (a worker is
-    on it) or ``queued``.  The datasets must carry ``revision`` (as ``datasets_visible``
+    on it) or ``queued``.  The datasets must carry ``data_version`` (as ``datasets_visible``
     gives them).
     """
     ids = [d.pk for d in datasets]
@@ -68,9 +70,9 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
         statuses.setdefault(dataset_id, set()).add(status)
     states = {}
     for dataset in datasets:
-        behind = any(covered.get((dataset.pk, mode), 0) < dataset.revision for mode in dataset.modes)
+        behind = any(covered.get((dataset.pk, mode), 0) < dataset.data_version for mode in dataset.modes)
         status = statuses.get(dataset.pk, set())
-        if dataset.revision == 0:
+        if dataset.data_version == 0:
             states[dataset.pk] = "empty"
         elif not behind:
             states[dataset.pk] = "trained"
@@ -83,9 +85,9 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
     return states
 
 
-def models_cover(*, dataset: Dataset, revision: int) -> bool:
-    """Whether every mode of the dataset has a model trained on at least batches 1..``revision``."""
-    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=revision).values("mode").distinct()
+def models_cover(*, dataset: Dataset, data_version: int) -> bool:
+    """Whether every mode of the dataset has a model trained on at least batches 1..``data_version``."""
+    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=data_version).values("mode").distinct()
     return set(dataset.modes) <= {row["mode"] for row in covered}
 
 
@@ -114,8 +116,8 @@ def memo_records(*, dataset: Dataset) -> QuerySet:
     return namespace_memo_list(name=dataset.namespace)
 
 
-def dataset_revision(*, dataset: Dataset) -> int:
-    """The data revision: how many batches the dataset has accepted."""
+def dataset_data_version(*, dataset: Dataset) -> int:
+    """The dataset's data version: how many batches it has accepted."""
     return dataset.batches.count()
 
 
@@ -144,25 +146,27 @@ def _named(features: Sequence[str], values: Sequence[float | None]) -> dict[str,
     return dict(zip(features, values))
 
 
-def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> dict[str, Any] | None:
-    """A mode's model after batch ``revision`` (default: the latest it was trained on), or None if untrained.
+def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -> dict[str, Any] | None:
+    """A mode's model after batch ``data_version`` (default: the latest it was trained on), or None if untrained.
 
-    ``revision`` is the batch number the model covers, ``data_revision`` the dataset's
-    batch count now; ``up_to_date`` says whether they agree.
+    In the API's names: ``revision`` is the data version the model covers, ``data_revision``
+    the dataset's data version now; ``up_to_date`` says whether they agree.
     """
     mode = mode_check(mode)
     runs = BatchRun.objects.filter(dataset=dataset, mode=mode).select_related("batch")
-    run = (runs.filter(batch__number=revision) if revision is not None else runs.order_by("-batch__number")).first()
+    run = (
+        runs.filter(batch__number=data_version) if data_version is not None else runs.order_by("-batch__number")
+    ).first()
     if run is None:
         return None
-    data_revision = dataset_revision(dataset=dataset)
+    current = dataset_data_version(dataset=dataset)
     features = dataset.features
     best = run.optimum
     return {
         "mode": mode,
         "revision": run.batch.number,
-        "data_revision": data_revision,
-        "up_to_date": run.batch.number == data_revision,
+        "data_revision": current,
+        "up_to_date": run.batch.number == current,
         "features": list(features),
         "target": dataset.target,
         "rows": run.rows_total,
@@ -185,10 +189,10 @@ def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> di
 
 
 def model_predict(
-    *, dataset: Dataset, mode: str, rows: Sequence[Mapping[str, float]] | np.ndarray, revision: int | None = None
+    *, dataset: Dataset, mode: str, rows: Sequence[Mapping[str, float]] | np.ndarray, data_version: int | None = None
 ) -> np.ndarray:
     """Predictions of a mode's model for new rows: feature dicts, or a rows x features matrix in feature order."""
-    model = model_get(dataset=dataset, mode=mode, revision=revision)
+    model = model_get(dataset=dataset, mode=mode, data_version=data_version)
     if model is None:
         raise RegressionError(f"no {mode} model for {dataset.name!r} yet: train it first")
     features = dataset.features
