@@ -16,8 +16,6 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 from salsaweb.regression.modes import DEFAULT_MODES, Mode
 
-from .exceptions import BatchProblem
-
 #: Most rows one prediction request may carry.
 MAX_PREDICT_ROWS = 10_000
 #: Name a JSON batch is recorded under (a batch's ``source``).
@@ -128,37 +126,6 @@ class BatchRowsSerializer(serializers.Serializer):
     """Rows as JSON objects {column: number}; each needs every feature and the target, others are ignored."""
 
     rows = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
-
-    def to_csv(self, features: list[str], target: str) -> str:
-        """The rows as CSV text in the dataset's column order, or a BatchProblem naming row and column."""
-        columns = [*features, target]
-        lines = [",".join(columns)]
-        for number, row in enumerate(self.validated_data["rows"], start=1):
-            if not isinstance(row, dict):
-                raise _row_problem(number, None, "each row must be an object {column: number}")
-            cells = []
-            for column in columns:
-                if column not in row:
-                    raise _row_problem(number, column, "missing value")
-                value = row[column]
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a number")
-                try:
-                    number_value = float(value)
-                except OverflowError:
-                    number_value = math.inf
-                if not math.isfinite(number_value):
-                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a finite 64-bit float")
-                cells.append(repr(number_value))
-            lines.append(",".join(cells))
-        return "\n".join(lines) + "\n"
-
-
-def _row_problem(row: int, column: str | None, reason: str) -> BatchProblem:
-    """A JSON-rows problem in the batch error shape."""
-    where = f"{JSON_ROWS_SOURCE}, row {row}" + (f", column {column!r}" if column else "")
-    return BatchProblem(file=JSON_ROWS_SOURCE, row=row, column=column, reason=reason, detail=f"{where}: {reason}",
-                        code="invalid_rows")
 
 
 class ModelQuerySerializer(serializers.Serializer):

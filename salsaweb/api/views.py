@@ -1,4 +1,4 @@
-"""API views: thin HTTP adapters over the regression selectors (reads) and services (writes).
+"""API views: thin HTTP adapters over the regression selectors (reads), services and scheduling (writes).
 
 Every dataset-scoped view finds the dataset among those the user may see, so another
 user's dataset answers 404 exactly like a missing one.
@@ -168,6 +168,8 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
     def post(self, request: Request, dataset_id: int) -> Response:
         """Accept the batch through the regression service, then say whether its models are trained yet."""
         dataset = self.get_dataset()
+        content: str | bytes | None = None
+        rows: list[Any] | None = None
         if request.content_type.startswith("multipart/"):
             upload_form = BatchFileSerializer(data=request.data)
             upload_form.is_valid(raise_exception=True)
@@ -175,19 +177,19 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
             source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
             if upload.size > upload_limit():
                 raise UploadTooLarge(limit=upload_limit(), file=source)
-            content: str | bytes = upload.read()
+            content = upload.read()
         else:
-            rows = BatchRowsSerializer(data=request.data)
-            rows.is_valid(raise_exception=True)
-            content, source = rows.to_csv(dataset.features, dataset.target), JSON_ROWS_SOURCE
+            body = BatchRowsSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            rows, source = body.validated_data["rows"], JSON_ROWS_SOURCE
         try:
-            batch, _ = scheduling.batch_accept(dataset=dataset, content=content, source=source)
+            batch, _ = scheduling.batch_accept(dataset=dataset, content=content, rows=rows, source=source)
         except services.DuplicateBatch as duplicate:
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
         done = selectors.models_cover(dataset=dataset, data_version=batch.number)
-        body = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
-                "training": "done" if done else "queued"}
-        return Response(body, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+        answer = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
+                  "training": "done" if done else "queued"}
+        return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
 
 
 class ModelView(DatasetScopedMixin, generics.GenericAPIView):

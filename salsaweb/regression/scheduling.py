@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 from time import monotonic
 
@@ -74,15 +75,20 @@ def training_request(*, dataset: Dataset, data_version: int) -> list[TrainingSta
 
 
 def batch_accept(
-    *, dataset: Dataset, content: str | bytes, source: str = "batch.csv"
+    *,
+    dataset: Dataset,
+    content: str | bytes | None = None,
+    rows: Sequence[object] | None = None,
+    source: str = "batch.csv",
 ) -> tuple[Batch, list[TrainingState]]:
-    """Accept a CSV batch and queue the training of every mode the dataset maintains; returns at once.
+    """Accept a CSV batch (``content``) or rows of values (``rows``) and queue the training of every mode.
 
-    The batch and the request commit together; the tasks are sent only after the commit, so
-    a worker never looks for a batch that is not there yet.  Raises CsvError or DuplicateBatch.
+    Returns at once.  The batch and the request commit together; the tasks are sent only
+    after the commit, so a worker never looks for a batch that is not there yet.  Raises
+    CsvError, RowsError or DuplicateBatch.
     """
     with transaction.atomic():
-        batch = batch_create(dataset=dataset, content=content, source=source)
+        batch = batch_create(dataset=dataset, content=content, rows=rows, source=source)
         states = training_request(dataset=dataset, data_version=batch.number)
     return batch, states
 

@@ -1,14 +1,15 @@
-"""Write side of the regression app: create datasets, accept batches, train models.
+"""Write side of the regression app: create datasets, store batches, train models.
 
-Views, commands and tasks call these; they hold the business rules.  A batch is accepted
+Views, commands and tasks call these; they hold the business rules.  A batch is stored
 in one transaction (its ``Batch`` row and its runtime input together), so a rejected
-batch leaves no trace and an accepted one is never half-stored.
+batch leaves no trace and an accepted one is never half-stored; batches come in through
+``scheduling.batch_accept``, which also asks for their training.
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -21,7 +22,7 @@ from . import inputs
 from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, default_modes
 from .modes import Mode, mode_check
-from .parsing import parse_batch
+from .parsing import parse_batch, parse_rows
 from .runtimes import dataset_runtime, dataset_runtime_drop
 from .training import Progress, train
 
@@ -198,12 +199,25 @@ def batch_content_hash(X: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def batch_create(*, dataset: Dataset, content: str | bytes, source: str = "batch.csv") -> Batch:
-    """Parse and accept a CSV batch as the dataset's next batch; raises CsvError or DuplicateBatch.
+def batch_create(
+    *,
+    dataset: Dataset,
+    content: str | bytes | None = None,
+    rows: Sequence[object] | None = None,
+    source: str = "batch.csv",
+) -> Batch:
+    """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
-    The ``Batch`` row and the runtime inputs are written in one transaction.
+    Raises CsvError or RowsError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
+    the runtime inputs are written in one transaction.  It asks for no training:
+    ``scheduling.batch_accept`` does both.
     """
-    X, y = parse_batch(content, dataset.features, dataset.target, source)
+    if (content is None) == (rows is None):
+        raise TypeError("give either content (CSV text) or rows")
+    if rows is None:
+        X, y = parse_batch(content, dataset.features, dataset.target, source)
+    else:
+        X, y = parse_rows(rows, dataset.features, dataset.target, source)
     digest = batch_content_hash(X, y)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
