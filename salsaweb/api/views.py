@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -19,14 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime.db.selectors import memo_none
+from salsaweb.converters import IdConverter
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
-from .converters import IdConverter
 from .exceptions import DuplicateUpload, NotTrained, UploadTooLarge
 from .filters import DatasetFilter, MemoFilter, RunFilter
 from .pagination import CurvePagination
-from .parsers import LimitedJSONParser, LimitedMultiPartParser, upload_limit
+from .parsers import LimitedJSONParser, LimitedMultiPartParser
 from .permissions import IsOwnerOrStaff
 from .serializers import (
     JSON_ROWS_SOURCE,
@@ -175,8 +176,9 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
             upload_form.is_valid(raise_exception=True)
             upload = upload_form.validated_data["file"]
             source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
-            if upload.size > upload_limit():
-                raise UploadTooLarge(limit=upload_limit(), file=source)
+            limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+            if upload.size > limit:
+                raise UploadTooLarge(limit=limit, file=source)
             content = upload.read()
         else:
             body = BatchRowsSerializer(data=request.data)

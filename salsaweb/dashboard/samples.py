@@ -10,7 +10,7 @@ import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from salsaweb.regression import services
-from salsaweb.regression.management.commands.regression_demo import demo_batch_csv
+from salsaweb.regression.demo import seed_batches
 from salsaweb.regression.models import Dataset
 from salsaweb.regression.modes import Mode
 
@@ -18,12 +18,6 @@ SEED_NAME = "seed: y = x + noise"
 HOUSES_NAME = "houses: price from size, rooms, age, distance"
 HOUSE_FEATURES = ["size_m2", "rooms", "age_years", "distance_km"]
 HOUSE_TARGET = "price_k"
-
-
-def seed_batches(count: int = 10, rows: int = 100, seed: int = 0) -> list[str]:
-    """The seed's demonstration as CSV text: batch k has x = k and y = x + uniform noise in [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    return [demo_batch_csv(number, rows, rng) for number in range(1, count + 1)]
 
 
 def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:

@@ -1,6 +1,7 @@
 """Dashboard pages: thin views over the regression selectors and services; charts load from the API."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -10,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from salsaweb.api.parsers import upload_limit
 from salsaweb.regression import selectors, services
 
 from .forms import DatasetForm
@@ -52,7 +52,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
-              "modes": dataset.modes, "api": api, "maxUploadBytes": upload_limit()}
+              "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
     return render(request, "dashboard/dataset_detail.html", {"dataset": dataset, "config": config})
 
 

@@ -9,15 +9,9 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 
 from salsaweb.regression import selectors, services
+from salsaweb.regression.demo import seed_batches
 from salsaweb.regression.models import Dataset
 from salsaweb.regression.modes import Mode
-
-
-def demo_batch_csv(number: int, rows: int, rng: np.random.Generator) -> str:
-    """Batch ``number`` as in the seed: every row has x = number, and y = x + uniform noise in [-1, 1]."""
-    x = np.full(rows, float(number))
-    y = x + rng.uniform(-1.0, 1.0, rows)
-    return "x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in zip(x.tolist(), y.tolist())) + "\n"
 
 
 class Command(BaseCommand):
@@ -64,11 +58,10 @@ class Command(BaseCommand):
             max_iterations=options["max_iterations"],
             standardize=not options["no_standardize"],
         )
-        rng = np.random.default_rng(options["seed"])
         self.stdout.write(f"{'batch':>5} {'rows':>6} {'mode':<12} {'ms':>8} {'iters':>6} {'converged':>9} {'loss':>12}")
-        for number in range(1, options["batches"] + 1):
-            services.batch_create(dataset=dataset, content=demo_batch_csv(number, options["rows"], rng),
-                                  source=f"demo-{number}.csv")
+        batches = seed_batches(options["batches"], options["rows"], options["seed"])
+        for number, content in enumerate(batches, start=1):
+            services.batch_create(dataset=dataset, content=content, source=f"demo-{number}.csv")
             for run in services.dataset_train(dataset=dataset):
                 loss = "-" if run.loss is None else f"{run.loss:.6g}"
                 self.stdout.write(
