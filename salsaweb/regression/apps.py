@@ -9,3 +9,8 @@ class RegressionConfig(AppConfig):
     label = "regression"
     verbose_name = "Linear regression"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register the app's Celery tasks in every process: ``scheduling`` sends them by name, and with
+        ``CELERY_TASK_ALWAYS_EAGER`` (the tests) they run where they are sent only if they are registered there."""
+        from . import tasks  # noqa: F401

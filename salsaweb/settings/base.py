@@ -96,7 +96,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker holds one task per process: th
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600)
 
-# Background training (salsaweb/regression/scheduling.py).
+# Background training (salsaweb/regression/scheduling.py requests it, leases.py runs it).
 TRAINING_CHECKPOINT_SECONDS = env_float("TRAINING_CHECKPOINT_SECONDS", 1.0)  # store iterations at least this often
 TRAINING_HEARTBEAT_SECONDS = env_float("TRAINING_HEARTBEAT_SECONDS", 0.5)  # write progress, renew the lease
 TRAINING_LEASE_SECONDS = env_float("TRAINING_LEASE_SECONDS", 60.0)  # a worker silent this long has lost it
