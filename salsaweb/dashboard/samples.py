@@ -1,15 +1,15 @@
 """Sample datasets for a newcomer: the seed's ``y = x + noise`` batches and a multi-feature housing set.
 
-Every mode is trained after each batch, here and now (as the seed's demonstration does), so
-the samples have one record per batch and mode for the charts: uploads queue their training,
-and a fast upload sequence is folded into fewer updates.
+Every mode is trained after each batch, here and now (``batch_accept(train_now=True)``, as
+the seed's demonstration does), so the samples have one record per batch and mode for the
+charts: uploads queue their training, and a fast upload sequence is folded into fewer updates.
 """
 from __future__ import annotations
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from salsaweb.regression import services
+from salsaweb.regression import scheduling, services
 from salsaweb.regression.demo import seed_batches
 from salsaweb.regression.models import Dataset
 from salsaweb.regression.modes import Mode
@@ -56,7 +56,6 @@ def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
             continue
         dataset = services.dataset_create(owner=owner, name=name, features=features, target=target, modes=modes)
         for number, content in enumerate(batches, start=1):
-            services.batch_create(dataset=dataset, content=content, source=f"{stem}-{number}.csv")
-            services.dataset_train(dataset=dataset)
+            scheduling.batch_accept(dataset=dataset, content=content, source=f"{stem}-{number}.csv", train_now=True)
         created.append(dataset)
     return created

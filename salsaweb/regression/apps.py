@@ -11,6 +11,6 @@ class RegressionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Register the app's Celery tasks in every process: ``scheduling`` sends them by name, and with
-        ``CELERY_TASK_ALWAYS_EAGER`` (the tests) they run where they are sent only if they are registered there."""
+        """Register the app's Celery tasks in every process: ``scheduling`` sends them by name, and runs them
+        where it is (``train_now``, or ``CELERY_TASK_ALWAYS_EAGER`` in the tests) only if they are registered."""
         from . import tasks  # noqa: F401

@@ -1,9 +1,12 @@
 """The request side of background training: accept a batch, ask for its training, send the tasks after commit.
 
 ``batch_accept`` is the one way a batch comes in: the API (and the dashboard, which uploads
-through it) calls it.  It stores the batch and raises each mode's ``TrainingState.requested``
-in one transaction, and only after the commit sends a ``train_model`` task per mode, so a
-worker never looks for a batch that is not there yet.
+through it), the samples and ``regression_demo`` call it.  It stores the batch and raises
+each mode's ``TrainingState.requested`` in one transaction, and only after the commit sends
+a ``train_model`` task per mode, so a worker never looks for a batch that is not there yet.
+With ``train_now`` the same task runs in this process before it returns instead, under the
+lease a worker would take (``leases``), so there is a record per batch and mode and the
+training states say what happened.
 
 Tasks go out by name (``TRAIN_MODEL``), so this module needs neither the tasks nor the lease
 machine they run (both import this one).  Every Django process registers the tasks (see
@@ -35,8 +38,8 @@ def training_send(*, dataset_id: int, mode: str, countdown: float | None = None)
     transaction.on_commit(lambda: _send(dataset_id, mode, countdown=countdown), robust=True)
 
 
-def training_request(*, dataset: Dataset, data_version: int) -> list[TrainingState]:
-    """Ask for each of the dataset's modes to cover batches 1..``data_version``; tasks go out after commit."""
+def training_request(*, dataset: Dataset, data_version: int, send: bool = True) -> list[TrainingState]:
+    """Ask for each of the dataset's modes to cover batches 1..``data_version``; ``send`` the tasks after commit."""
     now = timezone.now()
     states = []
     with transaction.atomic():
@@ -48,7 +51,8 @@ def training_request(*, dataset: Dataset, data_version: int) -> list[TrainingSta
                 state.iteration = state.loss = None
             state.queued_at = now
             state.save()
-            training_send(dataset_id=dataset.pk, mode=mode)
+            if send:
+                training_send(dataset_id=dataset.pk, mode=mode)
             states.append(state)
     return states
 
@@ -59,12 +63,18 @@ def batch_accept(
     content: str | bytes | None = None,
     rows: Sequence[object] | None = None,
     source: str = "batch.csv",
+    train_now: bool = False,
 ) -> tuple[Batch, list[TrainingState]]:
-    """Accept a CSV batch (``content``) or rows of values (``rows``) and queue the training of every mode.
+    """Accept a CSV batch (``content``) or rows of values (``rows``) and have every mode the dataset maintains trained.
 
-    Returns at once, the training queued.  Raises CsvError, RowsError or DuplicateBatch.
+    Returns at once, the training queued; with ``train_now`` once every mode is trained here
+    (the states as training left them).  Raises CsvError, RowsError or DuplicateBatch.
     """
     with transaction.atomic():
         batch = services.batch_create(dataset=dataset, content=content, rows=rows, source=source)
-        states = training_request(dataset=dataset, data_version=batch.number)
+        states = training_request(dataset=dataset, data_version=batch.number, send=not train_now)
+    if train_now:
+        for state in states:
+            app.signature(TRAIN_MODEL, args=(dataset.pk, state.mode)).apply().get()
+            state.refresh_from_db()
     return batch, states

@@ -131,11 +131,13 @@ def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
     return dataset.batches.order_by("number")
 
 
-def run_list(*, dataset: Dataset, mode: str | None = None) -> list[dict[str, Any]]:
-    """Per-(batch, mode) records in batch order: rows, wall time, iterations, memo work, loss."""
+def run_list(*, dataset: Dataset, mode: str | None = None, batch_number: int | None = None) -> list[dict[str, Any]]:
+    """Per-(batch, mode) records in batch order (of one mode, one batch if given): rows, time, iterations, loss."""
     runs = BatchRun.objects.filter(dataset=dataset).select_related("batch").order_by("batch__number", "mode")
     if mode is not None:
         runs = runs.filter(mode=mode)
+    if batch_number is not None:
+        runs = runs.filter(batch__number=batch_number)
     return [
         {field: (run.batch.number if field == "batch" else getattr(run, field)) for field in RUN_FIELDS}
         for run in runs

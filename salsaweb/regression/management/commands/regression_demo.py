@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 
-from salsaweb.regression import selectors, services
+from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.demo import seed_batches
 from salsaweb.regression.models import Dataset
 from salsaweb.regression.modes import Mode
@@ -61,12 +61,18 @@ class Command(BaseCommand):
         self.stdout.write(f"{'batch':>5} {'rows':>6} {'mode':<12} {'ms':>8} {'iters':>6} {'converged':>9} {'loss':>12}")
         batches = seed_batches(options["batches"], options["rows"], options["seed"])
         for number, content in enumerate(batches, start=1):
-            services.batch_create(dataset=dataset, content=content, source=f"demo-{number}.csv")
-            for run in services.dataset_train(dataset=dataset):
-                loss = "-" if run.loss is None else f"{run.loss:.6g}"
+            _, states = scheduling.batch_accept(dataset=dataset, content=content, source=f"demo-{number}.csv",
+                                                train_now=True)
+            runs = {run["mode"]: run for run in selectors.run_list(dataset=dataset, batch_number=number)}
+            for state in states:
+                run = runs.get(state.mode)
+                if run is None:
+                    self.stdout.write(f"{number:>5} {'':>6} {state.mode:<12} not trained: {state.error}")
+                    continue
+                loss = "-" if run["loss"] is None else f"{run['loss']:.6g}"
                 self.stdout.write(
-                    f"{number:>5} {run.rows_total:>6} {run.mode:<12} {run.wall_ms:>8.1f} {run.iterations:>6} "
-                    f"{'yes' if run.converged else 'no':>9} {loss:>12}"
+                    f"{number:>5} {run['rows_total']:>6} {run['mode']:<12} {run['wall_ms']:>8.1f} "
+                    f"{run['iterations']:>6} {'yes' if run['converged'] else 'no':>9} {loss:>12}"
                 )
         self.stdout.write("")
         for mode in modes:
