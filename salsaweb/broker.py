@@ -8,7 +8,7 @@ takes one by renaming it into a claim folder beside it, so each message is read 
 exactly one consumer.  Every folder lives under the ``folder`` transport option, created on
 first use.  Like kombu's, it keeps a taken message only in the consumer's memory until it
 is acknowledged: a consumer killed with ``-9`` loses the messages it held (the training
-sweep sends the work again from the database; see ``regression.scheduling``).
+sweep sends the work again from the database; see ``regression.leases``).
 """
 from __future__ import annotations
 

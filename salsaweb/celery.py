@@ -2,8 +2,9 @@
 
 Start workers with ``celery -A salsaweb worker``.  Like ``wsgi.py`` this defaults to the
 production settings, so a forgotten DJANGO_SETTINGS_MODULE fails safe.  Every worker also
-queues a training sweep every TRAINING_SWEEP_SECONDS (``regression.scheduling``), so work
-whose worker died is found and queued again without a separate beat process.
+queues a training sweep every TRAINING_SWEEP_SECONDS (``regression.leases``), so work whose
+worker died is found and queued again without a separate beat process.  It sends the sweep
+by name, so this module imports no app: the apps' task modules import it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.production")
 # in workers, which import this module before numpy; set these variables to override.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+#: The name of the regression app's sweep task, which every worker queues now and then.
+SWEEP_TRAINING = "regression.sweep_training"
 
 app = Celery("salsaweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -48,7 +52,7 @@ def close_broken_connections(task: Any = None, **kwargs: Any) -> None:
 
 
 class TrainingSweeper(bootsteps.StartStopStep):
-    """Worker step: queue a ``regression.sweep_training`` task now and then (expiring if no worker takes it)."""
+    """Worker step: queue a ``SWEEP_TRAINING`` task now and then (expiring if no worker takes it)."""
 
     requires = {"celery.worker.components:Timer"}
 
@@ -70,9 +74,7 @@ class TrainingSweeper(bootsteps.StartStopStep):
     @staticmethod
     def sweep(interval: float) -> None:
         """Send one sweep task, valid for one interval (so sweeps do not pile up behind long trainings)."""
-        from salsaweb.regression.tasks import sweep_training
-
-        sweep_training.apply_async(expires=interval)
+        app.signature(SWEEP_TRAINING).apply_async(expires=interval)
 
 
 app.steps["worker"].add(TrainingSweeper)

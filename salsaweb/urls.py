@@ -2,10 +2,13 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import TemplateView
 
+from salsaweb.converters import IdConverter
 from salsaweb.views import healthz
+
+register_converter(IdConverter, "id")  # before the apps' routes, which use <id:...>
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -11,12 +11,22 @@ Speed on big tables: lists never count a whole table (``CappedPaginator`` counts
 filter through indexes (each filter says which), list filter choices with loose index scans
 instead of ``SELECT DISTINCT``, and search memos by call-text prefix through
 ``runtime_memo_label_head``.  Namespace memo counts are capped the same way.
+
+Apps that keep their data in namespaces can show who owns each one: the namespace list and
+page have an "owner" column filled by the functions that ``settings.MEMO_STORE_NAMESPACE_OWNERS``
+names by dotted path.  Each takes the names of the namespaces on a page and returns
+``{name: (text, url)}`` for those it owns; it is called once per page (one query of its own,
+say), so this module imports none of those apps.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import Sequence
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, When
@@ -26,15 +36,17 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString
 
 from runtime.function import REGISTRY
 from runtime.keys import call_label
 
 from .codec import decode, preview
-from .gc import distinct_functions, function_code_versions, invalidate_memos
+from .gc import invalidate_memos
 from .models import InputValue, Memo, MemoDependency, Namespace, RevisionLog, filter_label_prefix
 from .rows import parse_args_text
+from .selectors import distinct_functions, function_code_versions
 
 #: Values up to this size are decoded for the change page's preview; larger ones show the stored preview.
 DECODE_LIMIT_BYTES = 5_000_000
@@ -397,22 +409,54 @@ def _count_text(count: int) -> str:
     return f"more than {COUNT_CAP:,}" if count > COUNT_CAP else f"{count:,}"
 
 
+def namespace_owners(names: Sequence[str]) -> dict[str, SafeString]:
+    """Links to the owners of the named namespaces, from each ``MEMO_STORE_NAMESPACE_OWNERS`` function (first wins)."""
+    links: dict[str, SafeString] = {}
+    for path in getattr(settings, "MEMO_STORE_NAMESPACE_OWNERS", ()):
+        for name, (text, url) in import_string(path)(names).items():
+            links.setdefault(name, format_html('<a href="{}">{}</a>', url, text))
+    return links
+
+
+class NamespaceChangeList(ChangeList):
+    """The namespace list, with the owners of a page's namespaces found together."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        """The page's namespaces, each with ``owner_link`` (empty if no app owns it)."""
+        super().get_results(request)
+        owners = namespace_owners([namespace.name for namespace in self.result_list])
+        for namespace in self.result_list:
+            namespace.owner_link = owners.get(namespace.name, "")
+
+
 @admin.register(Namespace)
 class NamespaceAdmin(ReadOnlyAdmin):
-    """Namespaces with their revision and (capped) memo and input counts, linking to their memos."""
+    """Namespaces with their owner, revision and (capped) memo and input counts, linking to their memos."""
 
-    list_display = ("name", "revision", "memos", "inputs", "created_at", "deleted_at")
+    list_display = ("name", "owner", "revision", "memos", "inputs", "created_at", "deleted_at")
     # The namespace table is small, and Django's plain count leaves the count annotations out.
     paginator = Paginator
     list_filter = (("deleted_at", admin.EmptyFieldListFilter),)
     search_fields = ("=name",)
-    fields = ("name", "revision", "memos", "inputs", "created_at", "deleted_at")
+    fields = ("name", "owner", "revision", "memos", "inputs", "created_at", "deleted_at")
     readonly_fields = fields
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        """A change list that finds the owners of a page's namespaces in one go."""
+        return NamespaceChangeList
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """Annotate each namespace with capped memo and input counts (one query for the page)."""
         return super().get_queryset(request).annotate(memo_count=_capped_count(Memo),
                                                       input_count=_capped_count(InputValue))
+
+    @admin.display(description="owner")
+    def owner(self, obj: Namespace) -> SafeString | str:
+        """A link to what owns the namespace (see the module docstring), else a dash."""
+        link = getattr(obj, "owner_link", None)
+        if link is None:  # the change page: one namespace
+            link = namespace_owners([obj.name]).get(obj.name, "")
+        return link or "–"
 
     @admin.display(description="memos")
     def memos(self, obj: Namespace) -> SafeString:

@@ -11,18 +11,17 @@ first, then the memos by id.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Union
 
 from django.db import connections, transaction
 from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Length
-from django.utils import timezone
 
 from runtime.function import REGISTRY, DerivedFunction, InputFunction
 
 from .models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
+from .selectors import function_code_versions
 
 Declared = Union[DerivedFunction, InputFunction]
 
@@ -189,72 +188,6 @@ def invalidate_memos(
                 memos_deleted, edges_deleted = _delete_memo_ids(batch, using)
                 total_memos, total_edges = total_memos + memos_deleted, total_edges + edges_deleted
     return total_memos, total_edges
-
-
-def namespace_mark_deleted(name: str, using: str = "default") -> bool:
-    """Mark a namespace for removal by ``memo_gc`` (new units of work on it then fail); False if already marked."""
-    with transaction.atomic(using=using):
-        row = Namespace.objects.using(using).select_for_update().filter(name=name).values_list("id", "deleted_at")
-        found = row.first()
-        if found is None:
-            raise Namespace.DoesNotExist(f"no namespace named {name!r}")
-        if found[1] is not None:
-            return False
-        Namespace.objects.using(using).filter(id=found[0]).update(deleted_at=timezone.now())
-        return True
-
-
-# -- distinct values through the indexes --------------------------------------------------
-
-
-def distinct_functions(
-    model: type[Model], namespace_ids: Iterable[int] | None = None, using: str = "default"
-) -> list[str]:
-    """The distinct ``function`` values of the memo or input table (in the given namespaces), without a table scan.
-
-    A recursive query asks the (namespace, function) index for each next larger name per
-    namespace (a loose index scan), so the cost grows with the number of distinct names,
-    not with the number of rows, as ``SELECT DISTINCT`` would.
-    """
-    connection = connections[using]
-    qn = connection.ops.quote_name
-    table, namespaces = qn(model._meta.db_table), qn(Namespace._meta.db_table)
-    ids = None if namespace_ids is None else list(namespace_ids)
-    if ids == []:
-        return []
-    where = "" if ids is None else f" WHERE n.id IN ({', '.join(['%s'] * len(ids))})"
-    sql = (
-        "WITH RECURSIVE t(ns, fn) AS ("
-        f"SELECT n.id, (SELECT MIN(function) FROM {table} WHERE namespace_id = n.id) FROM {namespaces} n{where} "
-        "UNION ALL "
-        f"SELECT t.ns, (SELECT MIN(function) FROM {table} WHERE namespace_id = t.ns AND function > t.fn) "
-        "FROM t WHERE t.fn IS NOT NULL"
-        ") SELECT DISTINCT fn FROM t WHERE fn IS NOT NULL ORDER BY fn"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids or [])
-        return [fn for (fn,) in cursor.fetchall()]
-
-
-def function_code_versions(using: str = "default") -> list[tuple[str, str]]:
-    """Every distinct (function, code_version) in the memo table, by a loose scan of the runtime_memo_fn_code index."""
-    connection = connections[using]
-    table = connection.ops.quote_name(Memo._meta.db_table)
-    sql = (
-        "WITH RECURSIVE fns(fn) AS ("
-        f"SELECT MIN(function) FROM {table} "
-        f"UNION ALL SELECT (SELECT MIN(function) FROM {table} WHERE function > fns.fn) "
-        "FROM fns WHERE fns.fn IS NOT NULL"
-        "), pairs(fn, code) AS ("
-        f"SELECT fns.fn, (SELECT MIN(code_version) FROM {table} WHERE function = fns.fn) "
-        "FROM fns WHERE fns.fn IS NOT NULL "
-        f"UNION ALL SELECT pairs.fn, (SELECT MIN(code_version) FROM {table} "
-        "WHERE function = pairs.fn AND code_version > pairs.code) FROM pairs WHERE pairs.code IS NOT NULL"
-        ") SELECT fn, code FROM pairs WHERE code IS NOT NULL ORDER BY fn, code"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return [(fn, code) for fn, code in cursor.fetchall()]
 
 
 # -- report -------------------------------------------------------------------------------

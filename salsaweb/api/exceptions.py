@@ -29,7 +29,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from salsaweb.regression.parsing import CsvError
+from salsaweb.regression.parsing import CsvError, RowsError
 
 
 class BatchProblem(exceptions.APIException):
@@ -59,6 +59,12 @@ class BatchProblem(exceptions.APIException):
         return cls(file=error.source, reason=error.problem, detail=str(error), row=row, line=error.line,
                    column=error.column)
 
+    @classmethod
+    def from_rows_error(cls, error: RowsError) -> BatchProblem:
+        """The API form of a problem in rows of values (a JSON body): no line."""
+        return cls(file=error.source, reason=error.problem, detail=str(error), row=error.row, column=error.column,
+                   code="invalid_rows")
+
 
 class UploadTooLarge(exceptions.APIException):
     """A request body or uploaded file over ``SALSAWEB_MAX_UPLOAD_BYTES``."""
@@ -84,7 +90,7 @@ class DuplicateUpload(exceptions.APIException):
 
 
 class NotTrained(exceptions.APIException):
-    """The requested mode (or revision) has no model yet."""
+    """The requested mode has no model yet (or none at the requested data version)."""
 
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "not_trained"
@@ -120,6 +126,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, CsvError):
         exc = BatchProblem.from_csv_error(exc)
+    elif isinstance(exc, RowsError):
+        exc = BatchProblem.from_rows_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

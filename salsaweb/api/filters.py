@@ -4,8 +4,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from runtime.db.models import Memo
-from salsaweb.regression.models import MODE_CHOICES, BatchRun, Dataset
+from salsaweb.regression.models import BatchRun, Dataset
+from salsaweb.regression.modes import Mode
 
 #: Largest batch number a filter takes (fits every database's integer column).
 _MAX_INT = 2**31 - 1
@@ -30,7 +30,7 @@ class DatasetFilter(django_filters.FilterSet):
 class RunFilter(django_filters.FilterSet):
     """``?mode=``, and a batch range ``?batch_min=&batch_max=`` (inclusive): pollers ask for new batches only."""
 
-    mode = django_filters.ChoiceFilter(choices=MODE_CHOICES)
+    mode = django_filters.ChoiceFilter(choices=Mode.choices)
     batch_min = IntegerFilter(field_name="batch__number", lookup_expr="gte", min_value=0, max_value=_MAX_INT)
     batch_max = IntegerFilter(field_name="batch__number", lookup_expr="lte", min_value=0, max_value=_MAX_INT)
 
@@ -40,10 +40,6 @@ class RunFilter(django_filters.FilterSet):
 
 
 class MemoFilter(django_filters.FilterSet):
-    """``?function=`` names the derived function exactly (indexed)."""
+    """``?function=`` names the derived function exactly (indexed); the memo store's selectors give the rows."""
 
     function = django_filters.CharFilter()
-
-    class Meta:
-        model = Memo
-        fields = ["function"]

@@ -1,6 +1,7 @@
 """Body parsers that refuse oversized requests with 413 before reading them.
 
-The limit is ``settings.SALSAWEB_MAX_UPLOAD_BYTES`` (env ``SALSAWEB_MAX_UPLOAD_BYTES``).  A
+The limit is ``settings.SALSAWEB_MAX_UPLOAD_BYTES`` (env ``SALSAWEB_MAX_UPLOAD_BYTES``; the
+dashboard tells its upload form the same).  A
 multipart body may exceed it by ``MULTIPART_FRAMING_BYTES`` for its boundaries and headers;
 the view then checks the file's own size against the limit exactly.
 """
@@ -17,11 +18,6 @@ from .exceptions import UploadTooLarge
 MULTIPART_FRAMING_BYTES = 64 * 1024
 
 
-def upload_limit() -> int:
-    """The largest CSV file or JSON body accepted, in bytes."""
-    return int(settings.SALSAWEB_MAX_UPLOAD_BYTES)
-
-
 def _refuse_if_longer(parser_context: Mapping[str, Any] | None, allowed: int) -> None:
     """Raise 413 when the request declares a body longer than ``allowed`` bytes."""
     request = (parser_context or {}).get("request")
@@ -30,7 +26,7 @@ def _refuse_if_longer(parser_context: Mapping[str, Any] | None, allowed: int) ->
     except ValueError:
         length = 0
     if length > allowed:
-        raise UploadTooLarge(limit=upload_limit())
+        raise UploadTooLarge(limit=settings.SALSAWEB_MAX_UPLOAD_BYTES)
 
 
 class LimitedJSONParser(parsers.JSONParser):
@@ -39,7 +35,7 @@ class LimitedJSONParser(parsers.JSONParser):
     def parse(self, stream: IO[bytes], media_type: str | None = None,
               parser_context: Mapping[str, Any] | None = None) -> Any:
         """Refuse an oversized body, else parse it as JSON."""
-        _refuse_if_longer(parser_context, upload_limit())
+        _refuse_if_longer(parser_context, settings.SALSAWEB_MAX_UPLOAD_BYTES)
         return super().parse(stream, media_type, parser_context)
 
 
@@ -49,5 +45,5 @@ class LimitedMultiPartParser(parsers.MultiPartParser):
     def parse(self, stream: IO[bytes], media_type: str | None = None,
               parser_context: Mapping[str, Any] | None = None) -> Any:
         """Refuse an oversized body, else parse it (files spool to disk past Django's memory limit)."""
-        _refuse_if_longer(parser_context, upload_limit() + MULTIPART_FRAMING_BYTES)
+        _refuse_if_longer(parser_context, settings.SALSAWEB_MAX_UPLOAD_BYTES + MULTIPART_FRAMING_BYTES)
         return super().parse(stream, media_type, parser_context)

@@ -1,4 +1,8 @@
-"""What the API reads and writes: field types and shapes only; the rules live in the regression services."""
+"""What the API reads and writes: field types and shapes only; the rules live in the regression services.
+
+Input serializers (``...RequestSerializer``, ``...QuerySerializer``, the batch bodies) check
+types; output serializers render what selectors return.
+"""
 from __future__ import annotations
 
 import math
@@ -9,10 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from runtime.db.models import Memo
-from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES, Batch, BatchRun, Dataset
-
-from .exceptions import BatchProblem
+from salsaweb.regression.models import Batch, BatchRun, Dataset
+from salsaweb.regression.modes import DEFAULT_MODES, Mode
 
 #: Most rows one prediction request may carry.
 MAX_PREDICT_ROWS = 10_000
@@ -60,7 +62,7 @@ class DatasetSerializer(serializers.ModelSerializer):
     )
     target = serializers.CharField(max_length=200, trim_whitespace=False, help_text="Target column name.")
     modes = serializers.ListField(
-        child=serializers.ChoiceField(choices=MODE_CHOICES), allow_empty=False, default=list(DEFAULT_MODES),
+        child=serializers.ChoiceField(choices=Mode.choices), allow_empty=False, default=list(DEFAULT_MODES),
         help_text="Training modes: a non-empty subset of incremental, naive, delta.",
     )
     learning_rate = serializers.FloatField(allow_null=True, required=False, default=None,
@@ -74,7 +76,8 @@ class DatasetSerializer(serializers.ModelSerializer):
         help_text='{"weights": {feature: number}, "bias": number}; null = zeros.',
     )
     owner = serializers.CharField(source="owner.get_username", read_only=True)
-    revision = serializers.IntegerField(read_only=True, help_text="Batches accepted (the data revision).")
+    revision = serializers.IntegerField(source="data_version", read_only=True,
+                                        help_text="Batches accepted (the data revision).")
     rows = serializers.IntegerField(read_only=True, help_text="Rows in all batches.")
     state = serializers.SerializerMethodField(help_text="empty, training or trained.")
 
@@ -124,42 +127,11 @@ class BatchRowsSerializer(serializers.Serializer):
 
     rows = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
 
-    def to_csv(self, features: list[str], target: str) -> str:
-        """The rows as CSV text in the dataset's column order, or a BatchProblem naming row and column."""
-        columns = [*features, target]
-        lines = [",".join(columns)]
-        for number, row in enumerate(self.validated_data["rows"], start=1):
-            if not isinstance(row, dict):
-                raise _row_problem(number, None, "each row must be an object {column: number}")
-            cells = []
-            for column in columns:
-                if column not in row:
-                    raise _row_problem(number, column, "missing value")
-                value = row[column]
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a number")
-                try:
-                    number_value = float(value)
-                except OverflowError:
-                    number_value = math.inf
-                if not math.isfinite(number_value):
-                    raise _row_problem(number, column, f"{str(value)[:40]!r} is not a finite 64-bit float")
-                cells.append(repr(number_value))
-            lines.append(",".join(cells))
-        return "\n".join(lines) + "\n"
-
-
-def _row_problem(row: int, column: str | None, reason: str) -> BatchProblem:
-    """A JSON-rows problem in the batch error shape."""
-    where = f"{JSON_ROWS_SOURCE}, row {row}" + (f", column {column!r}" if column else "")
-    return BatchProblem(file=JSON_ROWS_SOURCE, row=row, column=column, reason=reason, detail=f"{where}: {reason}",
-                        code="invalid_rows")
-
 
 class ModelQuerySerializer(serializers.Serializer):
     """Which model: a mode (default: the dataset's first) and a revision (default: the latest trained)."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False)
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False)
     revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
@@ -174,7 +146,7 @@ class OptimumSerializer(serializers.Serializer):
 class TrainedModelSerializer(serializers.Serializer):
     """A mode's model after batches 1..revision."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     revision = serializers.IntegerField(help_text="The data revision (batch count) this model was trained on.")
     data_revision = serializers.IntegerField(help_text="The dataset's latest data revision.")
     up_to_date = serializers.BooleanField()
@@ -200,7 +172,7 @@ class TrainedModelSerializer(serializers.Serializer):
 class PredictRequestSerializer(serializers.Serializer):
     """Feature values to predict from: one object per row; other keys are ignored."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES, required=False, help_text="Default: the dataset's first mode.")
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False, help_text="Default: the dataset's first mode.")
     revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
                                         help_text="Default: the latest trained model.")
     rows = serializers.ListField(
@@ -219,7 +191,7 @@ class PredictRequestSerializer(serializers.Serializer):
 class PredictionSerializer(serializers.Serializer):
     """Predictions in row order, from the model of ``mode`` at ``revision``."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     revision = serializers.IntegerField()
     predictions = serializers.ListField(child=FiniteFloatField(allow_null=True))
 
@@ -260,25 +232,26 @@ class CurveSerializer(serializers.ModelSerializer):
         return finite_or_none(run.optimum.get("loss"))
 
 
-class MemoSerializer(serializers.ModelSerializer):
+class MemoSerializer(serializers.Serializer):
     """A memoized call of the dataset's runtime namespace (its value as a short preview)."""
 
-    duration = FiniteFloatField(allow_null=True)
+    id = serializers.IntegerField(read_only=True)
+    label = serializers.CharField(read_only=True, help_text="The call as text, e.g. double(rt, 1); searchable.")
+    function = serializers.CharField(read_only=True)
+    preview = serializers.CharField(read_only=True)
+    changed_at = serializers.IntegerField(read_only=True)
     verified_at = serializers.IntegerField(
         read_only=True, help_text="The last revision the memo was known current at (its execution or a re-verification)."
     )
-
-    class Meta:
-        model = Memo
-        fields = ["id", "label", "function", "preview", "changed_at", "verified_at", "code_version", "duration",
-                  "written_at"]
-        read_only_fields = fields
+    code_version = serializers.CharField(read_only=True)
+    duration = FiniteFloatField(allow_null=True)
+    written_at = serializers.DateTimeField(read_only=True)
 
 
 class TrainingStateSerializer(serializers.Serializer):
     """Background training of one mode: status, batches requested and covered, progress of the current run."""
 
-    mode = serializers.ChoiceField(choices=MODE_CHOICES)
+    mode = serializers.ChoiceField(choices=Mode.choices)
     status = serializers.ChoiceField(choices=["idle", "queued", "running", "done", "failed"])
     requested = serializers.IntegerField(help_text="Batch count the model must reach.")
     covered = serializers.IntegerField(help_text="Batch count the latest model covers.")

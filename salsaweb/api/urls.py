@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from . import converters, views  # noqa: F401 (converters registers "id")
+from . import views
 
 app_name = "api"
 

@@ -1,4 +1,4 @@
-"""API views: thin HTTP adapters over the regression selectors (reads) and services (writes).
+"""API views: thin HTTP adapters over the regression selectors (reads), services and scheduling (writes).
 
 Every dataset-scoped view finds the dataset among those the user may see, so another
 user's dataset answers 404 exactly like a missing one.
@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -18,15 +19,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from runtime.db.models import Memo
+from runtime.db.selectors import memo_none
+from salsaweb.converters import IdConverter
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
-from .converters import IdConverter
 from .exceptions import DuplicateUpload, NotTrained, UploadTooLarge
 from .filters import DatasetFilter, MemoFilter, RunFilter
 from .pagination import CurvePagination
-from .parsers import LimitedJSONParser, LimitedMultiPartParser, upload_limit
+from .parsers import LimitedJSONParser, LimitedMultiPartParser
 from .permissions import IsOwnerOrStaff
 from .serializers import (
     JSON_ROWS_SOURCE,
@@ -85,14 +86,6 @@ class DatasetScopedMixin:
             self._dataset = dataset
         return self._dataset
 
-    def _mode(self, dataset: Dataset, mode: str | None) -> str:
-        """The requested mode (default: the dataset's first), which the dataset must train."""
-        if mode is None:
-            return dataset.modes[0]
-        if mode not in dataset.modes:
-            raise ValidationError({"mode": [f"this dataset trains {', '.join(dataset.modes)}, not {mode}"]})
-        return mode
-
 
 @extend_schema_view(
     list=extend_schema(summary="List your datasets (staff: all)",
@@ -114,7 +107,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     queryset = Dataset.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
-        """The user's datasets (every one for staff), with revision and row totals."""
+        """The user's datasets (every one for staff), with data version and row totals."""
         return selectors.datasets_visible(user=self.request.user)
 
     def _serialize(self, datasets: list[Dataset], many: bool) -> Any:
@@ -176,30 +169,33 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
     def post(self, request: Request, dataset_id: int) -> Response:
         """Accept the batch through the regression service, then say whether its models are trained yet."""
         dataset = self.get_dataset()
+        content: str | bytes | None = None
+        rows: list[Any] | None = None
         if request.content_type.startswith("multipart/"):
             upload_form = BatchFileSerializer(data=request.data)
             upload_form.is_valid(raise_exception=True)
             upload = upload_form.validated_data["file"]
             source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
-            if upload.size > upload_limit():
-                raise UploadTooLarge(limit=upload_limit(), file=source)
-            content: str | bytes = upload.read()
+            limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+            if upload.size > limit:
+                raise UploadTooLarge(limit=limit, file=source)
+            content = upload.read()
         else:
-            rows = BatchRowsSerializer(data=request.data)
-            rows.is_valid(raise_exception=True)
-            content, source = rows.to_csv(dataset.features, dataset.target), JSON_ROWS_SOURCE
+            body = BatchRowsSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            rows, source = body.validated_data["rows"], JSON_ROWS_SOURCE
         try:
-            batch, _ = scheduling.batch_accept(dataset=dataset, content=content, source=source)
+            batch, _ = scheduling.batch_accept(dataset=dataset, content=content, rows=rows, source=source)
         except services.DuplicateBatch as duplicate:
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
-        done = selectors.models_cover(dataset=dataset, revision=batch.number)
-        body = {**BatchSerializer(batch).data, "revision": selectors.dataset_revision(dataset=dataset),
-                "training": "done" if done else "queued"}
-        return Response(body, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+        done = selectors.models_cover(dataset=dataset, data_version=batch.number)
+        answer = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
+                  "training": "done" if done else "queued"}
+        return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
 
 
 class ModelView(DatasetScopedMixin, generics.GenericAPIView):
-    """A mode's trained model at a revision."""
+    """A mode's trained model at a data version (the API's ``revision``)."""
 
     serializer_class = TrainedModelSerializer
 
@@ -213,11 +209,11 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
         dataset = self.get_dataset()
         query = ModelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        mode = self._mode(dataset, query.validated_data.get("mode"))
-        revision = query.validated_data.get("revision")
-        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
+        data_version = query.validated_data.get("revision")
+        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
         if model is None:
-            at = f" at revision {revision}" if revision is not None else ""
+            at = f" at revision {data_version}" if data_version is not None else ""
             raise NotTrained(mode=mode, detail=f"no {mode} model{at} for this dataset yet")
         return Response(TrainedModelSerializer(model).data)
 
@@ -238,19 +234,19 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
         dataset = self.get_dataset()
         query = PredictRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
-        mode = self._mode(dataset, query.validated_data.get("mode"))
-        revision = query.validated_data.get("revision")
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
+        data_version = query.validated_data.get("revision")
         matrix = []
         for number, row in enumerate(query.validated_data["rows"], start=1):
             missing = [feature for feature in dataset.features if feature not in row]
             if missing:
                 raise ValidationError({"rows": [f"row {number}: missing feature(s) {', '.join(map(repr, missing))}"]})
             matrix.append([row[feature] for feature in dataset.features])
-        model = selectors.model_get(dataset=dataset, mode=mode, revision=revision)
+        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
         if model is None:
             raise NotTrained(mode=mode, detail=f"no {mode} model for this dataset yet")
         with np.errstate(over="ignore", invalid="ignore"):
-            predictions = selectors.model_predict(dataset=dataset, mode=mode, revision=model["revision"],
+            predictions = selectors.model_predict(dataset=dataset, mode=mode, data_version=model["revision"],
                                                   rows=np.array(matrix, dtype=np.float64))
         body = {"mode": mode, "revision": model["revision"], "predictions": predictions.tolist()}
         return Response(PredictionSerializer(body).data)
@@ -292,7 +288,7 @@ class MemoListView(DatasetScopedMixin, generics.ListAPIView):
 
     serializer_class = MemoSerializer
     filterset_class = MemoFilter
-    queryset = Memo.objects.none()  # for the schema; requests use get_queryset
+    queryset = memo_none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
         """The namespace's memos, latest changed first."""

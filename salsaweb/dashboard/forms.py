@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 
-from salsaweb.regression.models import DEFAULT_MODES, MODE_CHOICES
+from salsaweb.regression.modes import DEFAULT_MODES, Mode
 
 
 class DatasetForm(forms.Form):
@@ -15,7 +15,7 @@ class DatasetForm(forms.Form):
     features = forms.CharField(max_length=2000, help_text="Comma-separated column names, e.g. x1, x2",
                                widget=forms.TextInput(attrs={"placeholder": "x1, x2"}))
     target = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "y"}))
-    modes = forms.MultipleChoiceField(choices=MODE_CHOICES, initial=list(DEFAULT_MODES),
+    modes = forms.MultipleChoiceField(choices=Mode.choices, initial=list(DEFAULT_MODES),
                                       widget=forms.CheckboxSelectMultiple)
     learning_rate = forms.FloatField(required=False, help_text="Empty: auto (provably convergent).")
     momentum = forms.FloatField(required=False, help_text="Empty: auto.")

@@ -1,28 +1,23 @@
 """Sample datasets for a newcomer: the seed's ``y = x + noise`` batches and a multi-feature housing set.
 
-Every mode is trained after each batch, here and now (as the seed's demonstration does), so
-the samples have one record per batch and mode for the charts: uploads queue their training,
-and a fast upload sequence is folded into fewer updates.
+Every mode is trained after each batch, here and now (``batch_accept(train_now=True)``, as
+the seed's demonstration does), so the samples have one record per batch and mode for the
+charts: uploads queue their training, and a fast upload sequence is folded into fewer updates.
 """
 from __future__ import annotations
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from salsaweb.regression import services
-from salsaweb.regression.management.commands.regression_demo import demo_batch_csv
-from salsaweb.regression.models import MODES, Dataset
+from salsaweb.regression import scheduling, services
+from salsaweb.regression.demo import seed_batches
+from salsaweb.regression.models import Dataset
+from salsaweb.regression.modes import Mode
 
 SEED_NAME = "seed: y = x + noise"
 HOUSES_NAME = "houses: price from size, rooms, age, distance"
 HOUSE_FEATURES = ["size_m2", "rooms", "age_years", "distance_km"]
 HOUSE_TARGET = "price_k"
-
-
-def seed_batches(count: int = 10, rows: int = 100, seed: int = 0) -> list[str]:
-    """The seed's demonstration as CSV text: batch k has x = k and y = x + uniform noise in [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    return [demo_batch_csv(number, rows, rng) for number in range(1, count + 1)]
 
 
 def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:
@@ -52,7 +47,7 @@ def house_batches(count: int = 6, rows: int = 200, seed: int = 1) -> list[str]:
 def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
     """Create the sample datasets ``owner`` does not have yet, training after each batch; returns those created."""
     samples = [
-        (SEED_NAME, ["x"], "y", list(MODES), seed_batches(), "seed"),
+        (SEED_NAME, ["x"], "y", Mode.values, seed_batches(), "seed"),
         (HOUSES_NAME, HOUSE_FEATURES, HOUSE_TARGET, ["incremental", "naive"], house_batches(), "houses"),
     ]
     created = []
@@ -61,7 +56,6 @@ def samples_seed(*, owner: AbstractBaseUser) -> list[Dataset]:
             continue
         dataset = services.dataset_create(owner=owner, name=name, features=features, target=target, modes=modes)
         for number, content in enumerate(batches, start=1):
-            services.batch_create(dataset=dataset, content=content, source=f"{stem}-{number}.csv")
-            services.dataset_train(dataset=dataset)
+            scheduling.batch_accept(dataset=dataset, content=content, source=f"{stem}-{number}.csv", train_now=True)
         created.append(dataset)
     return created

@@ -1,8 +1,6 @@
 """Dashboard routes under /dashboard/."""
 from django.urls import path
 
-from salsaweb.api import converters  # noqa: F401 (registers the "id" path converter)
-
 from . import views
 
 app_name = "dashboard"

@@ -1,6 +1,7 @@
 """Dashboard pages: thin views over the regression selectors and services; charts load from the API."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -10,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from salsaweb.api.parsers import upload_limit
 from salsaweb.regression import selectors, services
 
 from .forms import DatasetForm
@@ -22,7 +22,7 @@ DATASETS_PER_PAGE = 50
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    """The user's datasets with size, revision and state, and the form to create one."""
+    """The user's datasets with size, data version and state, and the form to create one."""
     form = DatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -52,7 +52,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
-              "modes": dataset.modes, "api": api, "maxUploadBytes": upload_limit()}
+              "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
     return render(request, "dashboard/dataset_detail.html", {"dataset": dataset, "config": config})
 
 

@@ -1,23 +1,24 @@
 """Admin pages to inspect datasets, their batches and training records (changes go through services).
 
 Datasets link to their runtime namespace's memos and inputs in the memo-store admin, and
-the namespace list links back to each namespace's dataset.  Batches and records are
-written only by the services, so the admin cannot add, change or delete them; deleting a
-dataset goes through ``services.dataset_delete``, which also retires its namespace.
+the namespace list links back to each namespace's dataset (``namespace_datasets``, which
+``settings.MEMO_STORE_NAMESPACE_OWNERS`` names).  Batches and records are written only by
+the services, so the admin cannot add, change or delete them; deleting a dataset goes
+through ``services.dataset_delete``, which also retires its namespace.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from runtime.db.admin import NamespaceAdmin
-from runtime.db.models import Namespace
+from runtime.db.selectors import namespace_id_subquery
 
 from . import services
 from .models import Batch, BatchRun, Dataset, TrainingState
@@ -41,8 +42,9 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         """Datasets with their batch count and their namespace's id (one query per page)."""
-        namespace = Namespace.objects.filter(name=OuterRef("namespace")).values("pk")[:1]
-        return super().get_queryset(request).annotate(batch_count=Count("batches"), namespace_id=Subquery(namespace))
+        return super().get_queryset(request).annotate(
+            batch_count=Count("batches"), namespace_id=namespace_id_subquery(name=OuterRef("namespace"))
+        )
 
     @admin.display(description="batches", ordering="batch_count")
     def batches(self, obj: Dataset) -> SafeString:
@@ -125,30 +127,12 @@ class BatchRunAdmin(ServiceWrittenAdmin):
     list_select_related = ["dataset", "batch__dataset"]
 
 
-admin.site.unregister(Namespace)
-
-
-@admin.register(Namespace)
-class DatasetNamespaceAdmin(NamespaceAdmin):
-    """The memo store's namespaces, each linking back to the dataset it belongs to."""
-
-    list_display = (*NamespaceAdmin.list_display[:1], "dataset", *NamespaceAdmin.list_display[1:])
-    fields = (*NamespaceAdmin.fields[:1], "dataset", *NamespaceAdmin.fields[1:])
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Namespace]:
-        """Namespaces with their dataset's id and name, if any (one query per page)."""
-        datasets = Dataset.objects.filter(namespace=OuterRef("name"))
-        return super().get_queryset(request).annotate(
-            dataset_id=Subquery(datasets.values("pk")[:1]), dataset_name=Subquery(datasets.values("name")[:1])
-        )
-
-    @admin.display(description="dataset")
-    def dataset(self, obj: Namespace) -> SafeString | str:
-        """The regression dataset whose runtime this namespace is (none for other programs' namespaces)."""
-        if obj.dataset_id is None:
-            return "–"
-        return _link("admin:regression_dataset_change", obj.dataset_name, object_id=obj.dataset_id)
+def namespace_datasets(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The memo-store admin's owners of the named namespaces: each one's dataset and its admin page (one query)."""
+    datasets = Dataset.objects.filter(namespace__in=names).values_list("namespace", "pk", "name")
+    return {
+        namespace: (name, reverse("admin:regression_dataset_change", args=[pk])) for namespace, pk, name in datasets
+    }
 
 
 @admin.register(TrainingState)

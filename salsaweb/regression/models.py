@@ -12,13 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-MODE_CHOICES = [
-    ("incremental", "incremental (exact, from sufficient statistics)"),
-    ("naive", "naive (every iteration over all rows)"),
-    ("delta", "delta (the seed's approximate incremental gradient)"),
-]
-MODES = tuple(value for value, _ in MODE_CHOICES)
-DEFAULT_MODES = ("incremental", "naive")
+from .modes import DEFAULT_MODES, Mode
 
 
 def default_modes() -> list[str]:
@@ -96,7 +90,7 @@ class BatchRun(models.Model):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="runs")
-    mode = models.CharField(max_length=20, choices=MODE_CHOICES)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
     first_batch = models.PositiveIntegerField(
         default=1, help_text="This update took in batches first_batch..batch.number (more than one when folded)."
     )
@@ -150,7 +144,7 @@ class TrainingState(models.Model):
     ]
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="training_states")
-    mode = models.CharField(max_length=20, choices=MODE_CHOICES)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
     requested = models.PositiveIntegerField(default=0, help_text="Batch count the model must reach.")
     covered = models.PositiveIntegerField(default=0, help_text="Batch count the last recorded model covers.")

@@ -1,4 +1,4 @@
-"""CSV batches: turn uploaded text into a feature matrix and target vector, or say exactly what is wrong.
+"""Batches: turn uploaded CSV text, or rows of values, into a feature matrix and target vector, or say what is wrong.
 
 A batch is UTF-8 text (a byte-order mark is allowed) whose first line names the columns:
 every feature of the dataset and its target, in any order; other columns are ignored (their
@@ -6,6 +6,9 @@ cells are not read, though every row must have as many cells as the header).  Ea
 non-blank line is one row, and its cells in the dataset's columns are finite decimal numbers.  The fast path hands the
 body to numpy's C reader; when that fails, or a value is not finite, a careful pass
 finds the first offending cell and reports it by file, row, line and column.
+
+Rows of values (``parse_rows``, e.g. a JSON body's ``[{column: number}, ...]``) are checked
+value by value, and a problem is reported by source, row and column.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +36,22 @@ class CsvError(ValueError):
         super().__init__(f"{', '.join(where)}: {problem}")
         self.source = source
         self.line = line
+        self.column = column
+        self.problem = problem
+
+
+class RowsError(ValueError):
+    """Rows of values that cannot be accepted; the message names the source and, where known, row and column."""
+
+    def __init__(self, source: str, problem: str, *, row: int | None = None, column: str | None = None) -> None:
+        where = [source]
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {problem}")
+        self.source = source
+        self.row = row
         self.column = column
         self.problem = problem
 
@@ -145,3 +164,34 @@ def parse_batch(
     X = np.ascontiguousarray(data[:, [index[name] for name in features]])
     y = np.ascontiguousarray(data[:, index[target]])
     return X, y
+
+
+def _row_value(row: Mapping[str, object], number: int, column: str, source: str) -> float:
+    """Row ``number``'s value in ``column`` as a finite float, or the RowsError saying why not."""
+    if column not in row:
+        raise RowsError(source, "missing value", row=number, column=column)
+    value = row[column]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RowsError(source, f"{str(value)[:40]!r} is not a number", row=number, column=column)
+    try:
+        number_value = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number_value = math.inf
+    if not math.isfinite(number_value):
+        raise RowsError(source, f"{str(value)[:40]!r} is not a finite 64-bit float", row=number, column=column)
+    return number_value
+
+
+def parse_rows(
+    rows: Sequence[object], features: Sequence[str], target: str, source: str = "rows.json"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check rows of values, each a mapping {column: number} (other keys ignored); ``(X, y)`` as ``parse_batch``."""
+    if not rows:
+        raise RowsError(source, "no rows")
+    columns = [*features, target]
+    data = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise RowsError(source, "each row must be an object {column: number}", row=number)
+        data[number - 1] = [_row_value(row, number, column, source) for column in columns]
+    return np.ascontiguousarray(data[:, : len(features)]), np.ascontiguousarray(data[:, len(features)])

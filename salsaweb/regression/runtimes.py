@@ -4,7 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from runtime import Runtime
-from runtime.db.storage import DatabaseStorage
+from runtime.db import DatabaseStorage
+from runtime.db.services import namespace_mark_deleted
 
 from .models import Dataset
 
@@ -26,10 +27,9 @@ def dataset_runtime(dataset: Dataset) -> Runtime:
 
 
 def dataset_runtime_drop(dataset: Dataset) -> None:
-    """Forget a deleted dataset's runtime: drop its memory namespace or mark its database one deleted."""
-    from django.utils import timezone
+    """Forget a deleted dataset's runtime: drop its memory namespace and mark its database one for ``memo_gc``.
 
-    from runtime.db.models import Namespace
-
+    Either may be missing: a dataset lives in one store, and an in-memory one has no namespace row.
+    """
     _MEMORY.pop(dataset.namespace, None)
-    Namespace.objects.filter(name=dataset.namespace).update(deleted_at=timezone.now())
+    namespace_mark_deleted(dataset.namespace, missing_ok=True)

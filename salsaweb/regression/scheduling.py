@@ -1,247 +1,80 @@
-"""Background training: accept a batch and queue its training; what a worker does with the task.
+"""The request side of background training: accept a batch, ask for its training, send the tasks after commit.
 
-The ``TrainingState`` row of a (dataset, mode) is the queue's truth and its lock:
+``batch_accept`` is the one way a batch comes in: the API (and the dashboard, which uploads
+through it), the samples and ``regression_demo`` call it.  It stores the batch and raises
+each mode's ``TrainingState.requested`` in one transaction, and only after the commit sends
+a ``train_model`` task per mode, so a worker never looks for a batch that is not there yet.
+With ``train_now`` the same task runs in this process before it returns instead, under the
+lease a worker would take (``leases``), so there is a record per batch and mode and the
+training states say what happened.
 
-- ``batch_accept`` commits the batch and raises ``requested`` in one transaction, and only
-  after the commit sends a ``train_model`` task per mode.
-- A worker claims the row (``status`` running, ``lease_owner`` and ``lease_expires``) in a
-  short transaction, trains outside any transaction, renews the lease as iterations complete
-  (writing the iteration reached and the loss), and stores the iterations at least every
-  ``TRAINING_CHECKPOINT_SECONDS``, so a crash loses only what was computed since.
-- A task that finds the row done, failed, or leased by a live worker does nothing, so tasks
-  are idempotent and redelivery is harmless.  The worker holding the lease trains again
-  while ``requested`` moved on meanwhile: batches that arrive faster than training are
-  folded into one update, and its ``BatchRun`` says which batches it took in.
-- An error is recorded on the row and retried with back-off, at most
-  ``TRAINING_MAX_ATTEMPTS`` starts in all (crashes count); data that cannot be trained
-  fails at once.  ``training_sweep`` (every worker queues one now and then) queues again
-  the work of workers whose lease ran out and of tasks that never reached a worker.
+Tasks go out by name (``TRAIN_MODEL``), so this module needs neither the tasks nor the lease
+machine they run (both import this one).  Every Django process registers the tasks (see
+``apps.py``): ``CELERY_TASK_ALWAYS_EAGER`` (the tests) then runs them where they are sent.
 """
 from __future__ import annotations
 
-import logging
-import math
-import os
-import socket
-from datetime import timedelta
-from time import monotonic
+from collections.abc import Sequence
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .descent import RegressionError
+from salsaweb.celery import app
+
+from . import services
 from .models import Batch, Dataset, TrainingState
-from .services import batch_create, model_train
 
-logger = logging.getLogger(__name__)
-
-_HOST = socket.gethostname()
-
-
-class LeaseLost(Exception):
-    """Another worker took over this training (our lease ran out): stop without recording."""
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.TRAINING_LEASE_SECONDS)
+#: The name of the task that brings one (dataset, mode) up to date (``tasks.train_model``).
+TRAIN_MODEL = "regression.train_model"
 
 
 def _send(dataset_id: int, mode: str, countdown: float | None = None) -> None:
-    """Send a ``train_model`` task (called after commit)."""
-    from .tasks import train_model
-
-    train_model.apply_async((dataset_id, mode), countdown=countdown)
+    """Send a ``train_model`` task now (to the broker; run here when tasks are eager)."""
+    app.signature(TRAIN_MODEL, args=(dataset_id, mode)).apply_async(countdown=countdown)
 
 
-def training_request(*, dataset: Dataset, revision: int) -> list[TrainingState]:
-    """Ask for each of the dataset's modes to cover batches 1..``revision``; tasks go out after commit."""
+def training_send(*, dataset_id: int, mode: str, countdown: float | None = None) -> None:
+    """Send a ``train_model`` task for (dataset, mode) once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: _send(dataset_id, mode, countdown=countdown), robust=True)
+
+
+def training_request(*, dataset: Dataset, data_version: int, send: bool = True) -> list[TrainingState]:
+    """Ask for each of the dataset's modes to cover batches 1..``data_version``; ``send`` the tasks after commit."""
     now = timezone.now()
     states = []
     with transaction.atomic():
         for mode in dataset.modes:
             state, _ = TrainingState.objects.select_for_update().get_or_create(dataset=dataset, mode=mode)
-            state.requested = max(state.requested, revision)
+            state.requested = max(state.requested, data_version)
             if state.status != TrainingState.RUNNING:  # a running worker folds the new batches in itself
                 state.status, state.attempts, state.first_batch = TrainingState.QUEUED, 0, state.covered + 1
                 state.iteration = state.loss = None
             state.queued_at = now
             state.save()
-            transaction.on_commit(lambda mode=mode: _send(dataset.pk, mode), robust=True)
+            if send:
+                training_send(dataset_id=dataset.pk, mode=mode)
             states.append(state)
     return states
 
 
 def batch_accept(
-    *, dataset: Dataset, content: str | bytes, source: str = "batch.csv"
+    *,
+    dataset: Dataset,
+    content: str | bytes | None = None,
+    rows: Sequence[object] | None = None,
+    source: str = "batch.csv",
+    train_now: bool = False,
 ) -> tuple[Batch, list[TrainingState]]:
-    """Accept a CSV batch and queue the training of every mode the dataset maintains; returns at once.
+    """Accept a CSV batch (``content``) or rows of values (``rows``) and have every mode the dataset maintains trained.
 
-    The batch and the request commit together; the tasks are sent only after the commit, so
-    a worker never looks for a batch that is not there yet.  Raises CsvError or DuplicateBatch.
+    Returns at once, the training queued; with ``train_now`` once every mode is trained here
+    (the states as training left them).  Raises CsvError, RowsError or DuplicateBatch.
     """
     with transaction.atomic():
-        batch = batch_create(dataset=dataset, content=content, source=source)
-        states = training_request(dataset=dataset, revision=batch.number)
+        batch = services.batch_create(dataset=dataset, content=content, rows=rows, source=source)
+        states = training_request(dataset=dataset, data_version=batch.number, send=not train_now)
+    if train_now:
+        for state in states:
+            app.signature(TRAIN_MODEL, args=(dataset.pk, state.mode)).apply().get()
+            state.refresh_from_db()
     return batch, states
-
-
-def _owner(task_id: str) -> str:
-    return f"{_HOST}:{os.getpid()}:{task_id}"
-
-
-def _lost_worker_error(state: TrainingState) -> str:
-    return (
-        f"worker {state.lease_owner} stopped renewing its lease at iteration {state.iteration} "
-        "(it crashed, was killed or is stuck)"
-    )
-
-
-def training_claim(*, dataset_id: int, mode: str, owner: str) -> TrainingState | None:
-    """Take the lease of a (dataset, mode) that has work queued, or None when there is nothing to do here."""
-    now = timezone.now()
-    with transaction.atomic():
-        state = (
-            TrainingState.objects.select_for_update(of=("self",)).select_related("dataset")
-            .filter(dataset_id=dataset_id, mode=mode).first()
-        )
-        if state is None or state.status in (TrainingState.DONE, TrainingState.FAILED):
-            return None
-        if state.status == TrainingState.RUNNING:
-            if state.lease_expires is not None and state.lease_expires > now:
-                return None  # a live worker has it and folds newer batches in before it lets go
-            state.error = _lost_worker_error(state)
-        if state.covered >= state.requested:
-            state.status, state.lease_owner, state.lease_expires = TrainingState.DONE, "", None
-            state.save()
-            return None
-        if state.attempts >= settings.TRAINING_MAX_ATTEMPTS:
-            state.status, state.finished_at, state.lease_owner, state.lease_expires = (
-                TrainingState.FAILED, now, "", None)
-            state.error = f"gave up after {state.attempts} attempts; the last: {state.error or 'unknown'}"
-            state.save()
-            return None
-        state.status, state.lease_owner, state.lease_expires = TrainingState.RUNNING, owner, now + _lease()
-        state.attempts += 1
-        state.first_batch = state.covered + 1
-        state.started_at = state.heartbeat_at = now
-        state.iteration = state.loss = None
-        state.save()
-        return state
-
-
-class _Heartbeat:
-    """The progress callback: every ``TRAINING_HEARTBEAT_SECONDS`` write the iteration and loss and renew the lease."""
-
-    def __init__(self, state: TrainingState, owner: str) -> None:
-        self.pk, self.owner, self.last = state.pk, owner, monotonic()
-
-    def __call__(self, iteration: int, loss: float) -> None:
-        if monotonic() - self.last < settings.TRAINING_HEARTBEAT_SECONDS:
-            return
-        self.last = monotonic()
-        now = timezone.now()
-        renewed = TrainingState.objects.filter(
-            pk=self.pk, status=TrainingState.RUNNING, lease_owner=self.owner
-        ).update(
-            iteration=iteration, loss=loss if math.isfinite(loss) else None, heartbeat_at=now,
-            lease_expires=now + _lease(),
-        )
-        if not renewed:
-            raise LeaseLost()
-
-
-def _finish(state: TrainingState, owner: str, covered: int, run_iterations: int, loss: float | None) -> bool:
-    """Record what the model now covers; True when newer batches arrived meanwhile (keep the lease, go on)."""
-    now = timezone.now()
-    with transaction.atomic():
-        state = TrainingState.objects.select_for_update().get(pk=state.pk)
-        if state.status != TrainingState.RUNNING or state.lease_owner != owner:
-            raise LeaseLost()
-        state.covered = max(state.covered, covered)
-        state.iteration, state.loss, state.heartbeat_at = run_iterations, loss, now
-        more = state.requested > state.covered
-        if more:
-            state.first_batch, state.attempts, state.lease_expires = state.covered + 1, 1, now + _lease()
-        else:
-            state.status, state.lease_owner, state.lease_expires, state.finished_at, state.error = (
-                TrainingState.DONE, "", None, now, "")
-        state.save()
-    return more
-
-
-def _fail(state: TrainingState, owner: str, error: str, permanent: bool) -> str:
-    """Record an error: retry later with back-off while attempts remain, else mark the training failed."""
-    now = timezone.now()
-    with transaction.atomic():
-        state = TrainingState.objects.select_for_update().filter(pk=state.pk).first()
-        if state is None or state.status != TrainingState.RUNNING or state.lease_owner != owner:
-            return "lease lost"
-        state.error, state.lease_owner, state.lease_expires = error, "", None
-        if permanent or state.attempts >= settings.TRAINING_MAX_ATTEMPTS:
-            state.status, state.finished_at = TrainingState.FAILED, now
-            state.save()
-            return "failed"
-        countdown = min(2.0**state.attempts, 60.0)
-        state.status, state.queued_at = TrainingState.QUEUED, now + timedelta(seconds=countdown)
-        state.save()
-        transaction.on_commit(lambda: _send(state.dataset_id, state.mode, countdown), robust=True)
-    return "retrying"
-
-
-def training_run(*, dataset_id: int, mode: str, task_id: str) -> str:
-    """A worker's whole job for one task: claim, train (folding newer batches in), record; returns the outcome."""
-    owner = _owner(task_id)
-    state = training_claim(dataset_id=dataset_id, mode=mode, owner=owner)
-    if state is None:
-        return "nothing to do"
-    while True:
-        try:
-            run = model_train(
-                dataset=state.dataset,
-                mode=mode,
-                progress=_Heartbeat(state, owner),
-                checkpoint_seconds=settings.TRAINING_CHECKPOINT_SECONDS,
-                attempts=state.attempts,
-            )
-            more = _finish(state, owner, run.batch.number, run.iterations, run.loss)
-        except LeaseLost:
-            logger.warning("training %s/%s: another worker took over (lease lost)", dataset_id, mode)
-            return "lease lost"
-        except (RegressionError, ValidationError) as exc:
-            return _fail(state, owner, f"{type(exc).__name__}: {exc}", permanent=True)
-        except Exception as exc:
-            logger.exception("training %s/%s failed", dataset_id, mode)
-            return _fail(state, owner, f"{type(exc).__name__}: {exc}", permanent=False)
-        if not more:
-            return "done"
-        state.attempts = 1
-
-
-def training_sweep() -> dict[str, int]:
-    """Queue again the work of workers whose lease ran out, and queued work no worker started in time."""
-    now = timezone.now()
-    requeued = resent = 0
-    with transaction.atomic():
-        expired = TrainingState.objects.select_for_update(skip_locked=True).filter(
-            status=TrainingState.RUNNING, lease_expires__lt=now
-        )
-        for state in expired:
-            state.error = _lost_worker_error(state)
-            state.status, state.lease_owner, state.lease_expires, state.queued_at = TrainingState.QUEUED, "", None, now
-            state.save()
-            transaction.on_commit(lambda s=state: _send(s.dataset_id, s.mode), robust=True)
-            requeued += 1
-        stale = now - timedelta(seconds=settings.TRAINING_QUEUE_TIMEOUT_SECONDS)
-        waiting = TrainingState.objects.select_for_update(skip_locked=True).filter(
-            status=TrainingState.QUEUED, queued_at__lt=stale
-        )
-        for state in waiting:
-            state.queued_at = now
-            state.save(update_fields=["queued_at"])
-            transaction.on_commit(lambda s=state: _send(s.dataset_id, s.mode), robust=True)
-            resent += 1
-    if requeued or resent:
-        logger.warning("training sweep: %d lost lease(s) queued again, %d task(s) sent again", requeued, resent)
-    return {"requeued": requeued, "resent": resent}

@@ -1,7 +1,9 @@
 """Read side of the regression app: datasets, batches, run records, model read-outs and predictions.
 
-Read-outs come from the ``BatchRun`` records, so reading a model never trains and any
-past revision (batch number) can be read.  Shapes match what the API serves.
+Read-outs come from the ``BatchRun`` records, so reading a model never trains and the model
+after any past batch can be read.  A dataset's *data version* is its batch count (the API
+calls it ``revision``); the engine's revisions are another counter, per runtime namespace.
+Shapes match what the API serves.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from runtime.db.models import Memo, Namespace
+from runtime.db.selectors import namespace_memo_list
 
 from .descent import RegressionError
-from .models import MODES, Batch, BatchRun, Dataset, TrainingState
+from .models import Batch, BatchRun, Dataset, TrainingState
+from .modes import mode_check
 
 RUN_FIELDS = ("batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms", "iterations",
               "converged", "diverged", "executed", "reused", "loss", "gradient_error")
@@ -38,10 +41,10 @@ def dataset_get(*, owner: AbstractBaseUser, name: str) -> Dataset:
 def datasets_visible(*, user: AbstractBaseUser) -> QuerySet[Dataset]:
     """The datasets ``user`` may see and change (their own; every one for staff), by name.
 
-    Each carries ``revision`` (its batch count) and ``rows`` (rows in all its batches).
+    Each carries ``data_version`` (its batch count) and ``rows`` (rows in all its batches).
     """
     datasets = Dataset.objects.select_related("owner").annotate(
-        revision=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
+        data_version=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
     )
     if not user.is_staff:
         datasets = datasets.filter(owner=user)
@@ -53,7 +56,7 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
 
     ``empty`` (no batches), ``trained`` (every mode's model covers every batch), else what
     background training is doing: ``failed`` (a mode gave up), ``training`` (a worker is
-    on it) or ``queued``.  The datasets must carry ``revision`` (as ``datasets_visible``
+    on it) or ``queued``.  The datasets must carry ``data_version`` (as ``datasets_visible``
     gives them).
     """
     ids = [d.pk for d in datasets]
@@ -67,9 +70,9 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
         statuses.setdefault(dataset_id, set()).add(status)
     states = {}
     for dataset in datasets:
-        behind = any(covered.get((dataset.pk, mode), 0) < dataset.revision for mode in dataset.modes)
+        behind = any(covered.get((dataset.pk, mode), 0) < dataset.data_version for mode in dataset.modes)
         status = statuses.get(dataset.pk, set())
-        if dataset.revision == 0:
+        if dataset.data_version == 0:
             states[dataset.pk] = "empty"
         elif not behind:
             states[dataset.pk] = "trained"
@@ -82,9 +85,9 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
     return states
 
 
-def models_cover(*, dataset: Dataset, revision: int) -> bool:
-    """Whether every mode of the dataset has a model trained on at least batches 1..``revision``."""
-    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=revision).values("mode").distinct()
+def models_cover(*, dataset: Dataset, data_version: int) -> bool:
+    """Whether every mode of the dataset has a model trained on at least batches 1..``data_version``."""
+    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=data_version).values("mode").distinct()
     return set(dataset.modes) <= {row["mode"] for row in covered}
 
 
@@ -108,23 +111,19 @@ def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
     )
 
 
-def memo_records(*, dataset: Dataset) -> QuerySet[Memo]:
-    """The memos of the dataset's runtime namespace, latest changed first, without their values."""
-    namespace = Namespace.objects.filter(name=dataset.namespace).values_list("id", flat=True).first()
-    if namespace is None:
-        return Memo.objects.none()
-    return (
-        Memo.objects.filter(namespace_id=namespace)
-        .only("id", "label", "function", "preview", "changed_at", "executed_at", "code_version", "duration",
-              "written_at")
-        .with_verified_at()
-        .order_by("-changed_at", "-id")
-    )
+def memo_records(*, dataset: Dataset) -> QuerySet:
+    """The memos of the dataset's runtime namespace, latest changed first, with ``verified_at``, without values."""
+    return namespace_memo_list(name=dataset.namespace)
 
 
-def dataset_revision(*, dataset: Dataset) -> int:
-    """The data revision: how many batches the dataset has accepted."""
+def dataset_data_version(*, dataset: Dataset) -> int:
+    """The dataset's data version: how many batches it has accepted."""
     return dataset.batches.count()
+
+
+def dataset_mode(*, dataset: Dataset, mode: str | None = None) -> str:
+    """``mode`` (default: the dataset's first mode), which the dataset must train; else a ValidationError."""
+    return dataset.modes[0] if mode is None else mode_check(mode, among=dataset.modes)
 
 
 def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
@@ -132,11 +131,13 @@ def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
     return dataset.batches.order_by("number")
 
 
-def run_list(*, dataset: Dataset, mode: str | None = None) -> list[dict[str, Any]]:
-    """Per-(batch, mode) records in batch order: rows, wall time, iterations, memo work, loss."""
+def run_list(*, dataset: Dataset, mode: str | None = None, batch_number: int | None = None) -> list[dict[str, Any]]:
+    """Per-(batch, mode) records in batch order (of one mode, one batch if given): rows, time, iterations, loss."""
     runs = BatchRun.objects.filter(dataset=dataset).select_related("batch").order_by("batch__number", "mode")
     if mode is not None:
         runs = runs.filter(mode=mode)
+    if batch_number is not None:
+        runs = runs.filter(batch__number=batch_number)
     return [
         {field: (run.batch.number if field == "batch" else getattr(run, field)) for field in RUN_FIELDS}
         for run in runs
@@ -147,26 +148,27 @@ def _named(features: Sequence[str], values: Sequence[float | None]) -> dict[str,
     return dict(zip(features, values))
 
 
-def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> dict[str, Any] | None:
-    """A mode's model after batch ``revision`` (default: the latest it was trained on), or None if untrained.
+def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -> dict[str, Any] | None:
+    """A mode's model after batch ``data_version`` (default: the latest it was trained on), or None if untrained.
 
-    ``revision`` is the batch number the model covers, ``data_revision`` the dataset's
-    batch count now; ``up_to_date`` says whether they agree.
+    In the API's names: ``revision`` is the data version the model covers, ``data_revision``
+    the dataset's data version now; ``up_to_date`` says whether they agree.
     """
-    if mode not in MODES:
-        raise RegressionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    mode = mode_check(mode)
     runs = BatchRun.objects.filter(dataset=dataset, mode=mode).select_related("batch")
-    run = (runs.filter(batch__number=revision) if revision is not None else runs.order_by("-batch__number")).first()
+    run = (
+        runs.filter(batch__number=data_version) if data_version is not None else runs.order_by("-batch__number")
+    ).first()
     if run is None:
         return None
-    data_revision = dataset_revision(dataset=dataset)
+    current = dataset_data_version(dataset=dataset)
     features = dataset.features
     best = run.optimum
     return {
         "mode": mode,
         "revision": run.batch.number,
-        "data_revision": data_revision,
-        "up_to_date": run.batch.number == data_revision,
+        "data_revision": current,
+        "up_to_date": run.batch.number == current,
         "features": list(features),
         "target": dataset.target,
         "rows": run.rows_total,
@@ -189,10 +191,10 @@ def model_get(*, dataset: Dataset, mode: str, revision: int | None = None) -> di
 
 
 def model_predict(
-    *, dataset: Dataset, mode: str, rows: Sequence[Mapping[str, float]] | np.ndarray, revision: int | None = None
+    *, dataset: Dataset, mode: str, rows: Sequence[Mapping[str, float]] | np.ndarray, data_version: int | None = None
 ) -> np.ndarray:
     """Predictions of a mode's model for new rows: feature dicts, or a rows x features matrix in feature order."""
-    model = model_get(dataset=dataset, mode=mode, revision=revision)
+    model = model_get(dataset=dataset, mode=mode, data_version=data_version)
     if model is None:
         raise RegressionError(f"no {mode} model for {dataset.name!r} yet: train it first")
     features = dataset.features

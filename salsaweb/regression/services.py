@@ -1,14 +1,15 @@
-"""Write side of the regression app: create datasets, accept batches, train models.
+"""Write side of the regression app: create datasets, store batches, train models.
 
-Views, commands and tasks call these; they hold the business rules.  A batch is accepted
+Views, commands and tasks call these; they hold the business rules.  A batch is stored
 in one transaction (its ``Batch`` row and its runtime input together), so a rejected
-batch leaves no trace and an accepted one is never half-stored.
+batch leaves no trace and an accepted one is never half-stored; batches come in through
+``scheduling.batch_accept``, which also asks for their training.
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -19,8 +20,9 @@ from django.db import transaction
 
 from . import inputs
 from .descent import RegressionError
-from .models import MODES, Batch, BatchRun, Dataset
-from .parsing import parse_batch
+from .models import Batch, BatchRun, Dataset, default_modes
+from .modes import Mode, mode_check
+from .parsing import parse_batch, parse_rows
 from .runtimes import dataset_runtime, dataset_runtime_drop
 from .training import Progress, train
 
@@ -69,8 +71,12 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
     if not (_finite(dataset.tolerance) and dataset.tolerance >= 0):
         errors["tolerance"] = "must be a number >= 0"
     modes = dataset.modes
-    if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes) or len(set(modes)) != len(modes):
-        errors["modes"] = f"give a non-empty list of distinct modes from {', '.join(MODES)}"
+    try:
+        valid = isinstance(modes, list) and bool(modes) and len({mode_check(m) for m in modes}) == len(modes)
+    except ValidationError:
+        valid = False
+    if not valid:
+        errors["modes"] = f"give a non-empty list of distinct modes from {', '.join(Mode.values)}"
     start = dataset.initial_weights
     if start is not None and "features" not in errors:
         weights = start.get("weights", {}) if isinstance(start, dict) else None
@@ -112,7 +118,7 @@ def _push_settings(dataset: Dataset) -> None:
     """Set the dataset's settings and starting points as runtime inputs (no revision if unchanged)."""
     rt = dataset_runtime(dataset)
     inputs.training_settings.set(rt, dataset_settings(dataset))
-    for mode in MODES:
+    for mode in Mode.values:
         inputs.initial_model.set(rt, mode, _configured_start(dataset))
 
 
@@ -144,7 +150,7 @@ def dataset_create(
         standardize=standardize,
         initial_weights=initial_weights,
         warm_start=warm_start,
-        modes=list(modes) if modes is not None else ["incremental", "naive"],
+        modes=list(modes) if modes is not None else default_modes(),
     )
     errors = _settings_errors(dataset)
     if not name or name != name.strip():
@@ -193,12 +199,25 @@ def batch_content_hash(X: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def batch_create(*, dataset: Dataset, content: str | bytes, source: str = "batch.csv") -> Batch:
-    """Parse and accept a CSV batch as the dataset's next batch; raises CsvError or DuplicateBatch.
+def batch_create(
+    *,
+    dataset: Dataset,
+    content: str | bytes | None = None,
+    rows: Sequence[object] | None = None,
+    source: str = "batch.csv",
+) -> Batch:
+    """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
-    The ``Batch`` row and the runtime inputs are written in one transaction.
+    Raises CsvError or RowsError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
+    the runtime inputs are written in one transaction.  It asks for no training:
+    ``scheduling.batch_accept`` does both.
     """
-    X, y = parse_batch(content, dataset.features, dataset.target, source)
+    if (content is None) == (rows is None):
+        raise TypeError("give either content (CSV text) or rows")
+    if rows is None:
+        X, y = parse_batch(content, dataset.features, dataset.target, source)
+    else:
+        X, y = parse_rows(rows, dataset.features, dataset.target, source)
     digest = batch_content_hash(X, y)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
@@ -244,10 +263,9 @@ def model_train(
     ``progress(iteration, loss)`` is called as iterations complete; ``checkpoint_seconds``
     stores the iterations so far that often (see ``training.train``); ``attempts`` is how
     many workers started this update, for the record.  Raises RegressionError when the
-    dataset has no rows yet.
+    dataset has no rows yet, ValidationError for an unknown mode.
     """
-    if mode not in MODES:
-        raise ValidationError({"mode": f"unknown mode {mode!r}: expected one of {', '.join(MODES)}"})
+    mode = mode_check(mode)
     latest = dataset.batches.order_by("-number").values_list("id", "number", "rows").first()
     if latest is None:
         raise RegressionError(f"dataset {dataset.name!r} has no rows yet: add a batch before training")

@@ -53,9 +53,8 @@ from .descent import (
     to_original,
 )
 from .inputs import batch, batch_count, initial_model, training_settings
+from .modes import Mode
 from .statistics import VERSION, statistics
-
-MODES = ("incremental", "naive", "delta")
 
 #: ``progress(iteration, loss)``: called after each iteration's loss is known.
 Progress = Callable[[int, float], None]
@@ -170,9 +169,9 @@ def delta_step(rt: Runtime, iteration: int) -> dict[str, Any]:
 
 
 FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction]] = {
-    "incremental": (incremental_problem, incremental_step),
-    "naive": (naive_problem, naive_step),
-    "delta": (delta_problem, delta_step),
+    Mode.INCREMENTAL.value: (incremental_problem, incremental_step),
+    Mode.NAIVE.value: (naive_problem, naive_step),
+    Mode.DELTA.value: (delta_problem, delta_step),
 }
 
 
@@ -247,10 +246,9 @@ def train(
     With ``checkpoint_seconds`` the iterations computed so far are also stored whenever that
     long has passed since the last store, so a crash loses at most that much work: a rerun
     finds the stored iterations and computes only the rest.  If another process adds data
-    meanwhile, the loop starts over at the newer revision.
+    meanwhile, the loop starts over at the newer revision.  ``mode`` is one of ``FUNCTIONS``
+    (``services.model_train`` checks it).
     """
-    if mode not in FUNCTIONS:
-        raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     for _ in range(3):
         with rt.unit_of_work():
             start = rt.storage.revision

@@ -96,7 +96,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker holds one task per process: th
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600)
 
-# Background training (salsaweb/regression/scheduling.py).
+# Background training (salsaweb/regression/scheduling.py requests it, leases.py runs it).
 TRAINING_CHECKPOINT_SECONDS = env_float("TRAINING_CHECKPOINT_SECONDS", 1.0)  # store iterations at least this often
 TRAINING_HEARTBEAT_SECONDS = env_float("TRAINING_HEARTBEAT_SECONDS", 0.5)  # write progress, renew the lease
 TRAINING_LEASE_SECONDS = env_float("TRAINING_LEASE_SECONDS", 60.0)  # a worker silent this long has lost it
@@ -126,6 +126,9 @@ STATICFILES_FINDERS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:datasets"
 LOGOUT_REDIRECT_URL = "login"
+
+# Functions that tell the memo-store admin which dataset owns a runtime namespace (runtime/db/admin.py).
+MEMO_STORE_NAMESPACE_OWNERS = ["salsaweb.regression.admin.namespace_datasets"]
 
 # Largest CSV file or JSON body the API accepts; larger ones are answered with 413.
 SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
@@ -162,7 +165,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
     # One name for the mode choices, whether a field holds one mode or a list of them.
-    "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.models.MODE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.modes.Mode"},
 }
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 

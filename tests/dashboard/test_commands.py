@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
-from salsaweb.dashboard.samples import HOUSES_NAME, SEED_NAME, house_batches, seed_batches
+from salsaweb.dashboard.samples import HOUSES_NAME, SEED_NAME, house_batches
 from salsaweb.regression import selectors
+from salsaweb.regression.demo import seed_batches
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
 pytestmark = pytest.mark.django_db

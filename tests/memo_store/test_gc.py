@@ -10,8 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from runtime import Runtime, declare_input, derived
-from runtime.db.gc import collect_garbage, distinct_functions, function_code_versions, namespace_mark_deleted
+from runtime.db.gc import collect_garbage
 from runtime.db.models import InputValue, Memo, MemoDependency, Namespace, RevisionLog
+from runtime.db.selectors import distinct_functions, function_code_versions
+from runtime.db.services import namespace_mark_deleted
 from runtime.db.storage import DatabaseStorage, NamespaceDeleted
 from tests.execution_log import log
 

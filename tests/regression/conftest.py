@@ -9,7 +9,7 @@ import pytest
 
 from runtime import Runtime
 from salsaweb.regression import inputs
-from salsaweb.regression.training import MODES
+from salsaweb.regression.modes import Mode
 
 
 def make_settings(features: int, **overrides: Any) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def load_runtime(
     rt = rt if rt is not None else Runtime()
     features = batches[0][0].shape[1] if batches else overrides.pop("features_count", 1)
     inputs.training_settings.set(rt, make_settings(features, **overrides))
-    for mode in MODES:
+    for mode in Mode.values:
         inputs.initial_model.set(rt, mode, None)
     inputs.batch_count.set(rt, 0)
     for number, (X, y) in enumerate(batches, start=1):

@@ -51,7 +51,7 @@ def test_new_dataset_defaults(dataset) -> None:
     rt = dataset_runtime(dataset)
     assert inputs.batch_count(rt) == 0
     assert inputs.training_settings(rt)["features"] == tuple(FEATURES)
-    assert selectors.dataset_revision(dataset=dataset) == 0
+    assert selectors.dataset_data_version(dataset=dataset) == 0
     with pytest.raises(RegressionError, match="no rows yet"):
         services.model_train(dataset=dataset, mode="incremental")
     assert selectors.model_get(dataset=dataset, mode="incremental") is None
@@ -159,7 +159,7 @@ def test_training_records_and_read_out(dataset, data) -> None:
     services.batch_create(dataset=dataset, content=to_csv(*data[3]))
     stale = selectors.model_get(dataset=dataset, mode="incremental")
     assert (stale["revision"], stale["data_revision"], stale["up_to_date"]) == (3, 4, False)
-    older = selectors.model_get(dataset=dataset, mode="incremental", revision=1)
+    older = selectors.model_get(dataset=dataset, mode="incremental", data_version=1)
     assert older["revision"] == 1 and older["weights"] != exact["weights"]
 
 
@@ -215,7 +215,7 @@ def test_settings_update_retrains_and_warm_start_starts_from_the_last_model(data
     services.model_train(dataset=dataset, mode="incremental")
     services.batch_create(dataset=dataset, content=to_csv(*data[1]))
     warm = services.model_train(dataset=dataset, mode="incremental")
-    previous = selectors.model_get(dataset=dataset, mode="incremental", revision=1)
+    previous = selectors.model_get(dataset=dataset, mode="incremental", data_version=1)
     assert warm.losses[0] < cold.losses[0] / 10  # started near the previous optimum, not at zero
     rt = dataset_runtime(dataset)
     assert inputs.initial_model(rt, "incremental") == (tuple(previous["weights"].values()), previous["bias"])

@@ -11,7 +11,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression import leases, scheduling, selectors, services
 from salsaweb.regression.descent import RegressionError
 from salsaweb.regression.models import BatchRun, Dataset, TrainingState
 from salsaweb.regression.tasks import sweep_training, train_model
@@ -87,9 +87,9 @@ def test_redelivered_and_duplicate_tasks_do_nothing(dataset, csvs):
 def test_a_live_lease_keeps_other_workers_out(dataset, csvs, monkeypatch):
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
-    assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="A") is not None
-    assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is None
-    assert scheduling.training_run(dataset_id=dataset.pk, mode="incremental", task_id="B") == "nothing to do"
+    assert leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="A") is not None
+    assert leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is None
+    assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="B") == "nothing to do"
     assert _state(dataset).lease_owner == "A" and _runs(dataset) == []
 
 
@@ -97,7 +97,7 @@ def test_batches_arriving_during_training_are_folded_into_one_more_update(datase
     settings.TRAINING_HEARTBEAT_SECONDS = 0.0
     dataset.modes = ["incremental"]
     dataset.save()
-    beat = scheduling._Heartbeat.__call__
+    beat = leases._Heartbeat.__call__
     arrived = []
 
     def beat_and_accept(self, iteration, loss):
@@ -108,7 +108,7 @@ def test_batches_arriving_during_training_are_folded_into_one_more_update(datase
             state = _state(dataset)
             assert (state.status, state.requested, state.covered, state.iteration) == ("running", 3, 0, 5)
 
-    monkeypatch.setattr(scheduling._Heartbeat, "__call__", beat_and_accept)
+    monkeypatch.setattr(leases._Heartbeat, "__call__", beat_and_accept)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     assert arrived == [2, 3]
     assert _runs(dataset) == [(1, 1, 1), (2, 3, 1)]  # one more update covered batches 2 and 3
@@ -120,7 +120,7 @@ def test_batches_arriving_during_training_are_folded_into_one_more_update(datase
 
 def test_progress_is_written_while_training_runs(dataset, csvs, monkeypatch, settings):
     settings.TRAINING_HEARTBEAT_SECONDS = 0.0
-    beat = scheduling._Heartbeat.__call__
+    beat = leases._Heartbeat.__call__
     seen = []
 
     def beat_and_look(self, iteration, loss):
@@ -128,7 +128,7 @@ def test_progress_is_written_while_training_runs(dataset, csvs, monkeypatch, set
         state = TrainingState.objects.get(pk=self.pk)
         seen.append((state.status, state.iteration, state.loss == pytest.approx(loss)))
 
-    monkeypatch.setattr(scheduling._Heartbeat, "__call__", beat_and_look)
+    monkeypatch.setattr(leases._Heartbeat, "__call__", beat_and_look)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     assert seen[:3] == [("running", 0, True), ("running", 1, True), ("running", 2, True)]
     assert len(seen) == 2 * 41  # both modes, iterations 0..40
@@ -138,7 +138,7 @@ def test_a_failing_training_is_retried_a_bounded_number_of_times_then_recorded_f
     def boom(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(scheduling, "model_train", boom)
+    monkeypatch.setattr(leases, "model_train", boom)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     state = _state(dataset)
     assert (state.status, state.attempts, state.error) == ("failed", 3, "RuntimeError: disk on fire")
@@ -155,7 +155,7 @@ def test_data_that_cannot_be_trained_fails_at_once(dataset, csvs, monkeypatch):
     def unfit(**kwargs):
         raise RegressionError("the data's sums of squares overflow 64-bit floats")
 
-    monkeypatch.setattr(scheduling, "model_train", unfit)
+    monkeypatch.setattr(leases, "model_train", unfit)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     state = _state(dataset)
     assert (state.status, state.attempts) == ("failed", 1)
@@ -166,8 +166,8 @@ def test_the_sweep_requeues_a_dead_workers_lease_and_the_record_counts_its_attem
     sent = []
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: sent.append(args))
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
-    scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="host:1:dead")
-    assert scheduling.training_sweep() == {"requeued": 0, "resent": 0}  # its lease still runs
+    leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="host:1:dead")
+    assert leases.training_sweep() == {"requeued": 0, "resent": 0}  # its lease still runs
     TrainingState.objects.filter(mode="incremental").update(lease_expires=timezone.now() - timedelta(seconds=1))
     sent.clear()
     monkeypatch.undo()
@@ -180,10 +180,10 @@ def test_the_sweep_requeues_a_dead_workers_lease_and_the_record_counts_its_attem
 def test_the_sweep_sends_again_work_whose_task_was_lost(dataset, csvs, monkeypatch, settings):
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)  # the broker loses both tasks
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
-    assert scheduling.training_sweep() == {"requeued": 0, "resent": 0}  # not overdue yet
+    assert leases.training_sweep() == {"requeued": 0, "resent": 0}  # not overdue yet
     monkeypatch.undo()
     settings.TRAINING_QUEUE_TIMEOUT_SECONDS = 0.0
-    assert scheduling.training_sweep() == {"requeued": 0, "resent": 2}
+    assert leases.training_sweep() == {"requeued": 0, "resent": 2}
     assert [s.status for s in TrainingState.objects.order_by("mode")] == ["done", "done"]
 
 
@@ -191,18 +191,18 @@ def test_a_claim_after_the_lease_ran_out_takes_over_and_the_old_worker_stops(dat
     settings.TRAINING_HEARTBEAT_SECONDS = 0.0
     dataset.modes = ["incremental"]
     dataset.save()
-    beat = scheduling._Heartbeat.__call__
+    beat = leases._Heartbeat.__call__
 
     def taken_over(self, iteration, loss):
         if iteration == 3:
             TrainingState.objects.filter(pk=self.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
-            assert scheduling.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is not None
+            assert leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is not None
         beat(self, iteration, loss)
 
-    monkeypatch.setattr(scheduling._Heartbeat, "__call__", taken_over)
+    monkeypatch.setattr(leases._Heartbeat, "__call__", taken_over)
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
-    assert scheduling.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "lease lost"
+    assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "lease lost"
     state = _state(dataset)
     assert (state.lease_owner, state.attempts) == ("B", 2) and "stopped renewing its lease" in state.error
     assert _runs(dataset) == []
@@ -214,7 +214,7 @@ def test_training_state_list_shows_every_mode(dataset, csvs, monkeypatch):
     monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     scheduling.batch_accept(dataset=dataset, content=csvs[1])
-    scheduling.training_claim(dataset_id=dataset.pk, mode="naive", owner="A")
+    leases.training_claim(dataset_id=dataset.pk, mode="naive", owner="A")
     states = selectors.training_state_list(dataset=dataset)
     assert [(s["mode"], s["status"], s["requested"], s["pending"], s["lease_expired"]) for s in states] == [
         ("incremental", "queued", 2, 2, False), ("naive", "running", 2, 2, False)]

@@ -8,15 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 
-from salsaweb.regression import selectors, services
-from salsaweb.regression.models import MODES, Dataset
-
-
-def demo_batch_csv(number: int, rows: int, rng: np.random.Generator) -> str:
-    """Batch ``number`` as in the seed: every row has x = number, and y = x + uniform noise in [-1, 1]."""
-    x = np.full(rows, float(number))
-    y = x + rng.uniform(-1.0, 1.0, rows)
-    return "x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in zip(x.tolist(), y.tolist())) + "\n"
+from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression.demo import seed_batches
+from salsaweb.regression.models import Dataset
+from salsaweb.regression.modes import Mode
 
 
 class Command(BaseCommand):
@@ -36,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--batches", type=int, default=10)
         parser.add_argument("--rows", type=int, default=100, help="rows per batch")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to train")
+        parser.add_argument("--modes", default=",".join(Mode.values), help="comma-separated modes to train")
         parser.add_argument("--learning-rate", type=float, default=None, help="fixed step (default: auto)")
         parser.add_argument("--momentum", type=float, default=None, help="momentum (default: auto)")
         parser.add_argument("--max-iterations", type=int, default=100)
@@ -63,16 +58,21 @@ class Command(BaseCommand):
             max_iterations=options["max_iterations"],
             standardize=not options["no_standardize"],
         )
-        rng = np.random.default_rng(options["seed"])
         self.stdout.write(f"{'batch':>5} {'rows':>6} {'mode':<12} {'ms':>8} {'iters':>6} {'converged':>9} {'loss':>12}")
-        for number in range(1, options["batches"] + 1):
-            services.batch_create(dataset=dataset, content=demo_batch_csv(number, options["rows"], rng),
-                                  source=f"demo-{number}.csv")
-            for run in services.dataset_train(dataset=dataset):
-                loss = "-" if run.loss is None else f"{run.loss:.6g}"
+        batches = seed_batches(options["batches"], options["rows"], options["seed"])
+        for number, content in enumerate(batches, start=1):
+            _, states = scheduling.batch_accept(dataset=dataset, content=content, source=f"demo-{number}.csv",
+                                                train_now=True)
+            runs = {run["mode"]: run for run in selectors.run_list(dataset=dataset, batch_number=number)}
+            for state in states:
+                run = runs.get(state.mode)
+                if run is None:
+                    self.stdout.write(f"{number:>5} {'':>6} {state.mode:<12} not trained: {state.error}")
+                    continue
+                loss = "-" if run["loss"] is None else f"{run['loss']:.6g}"
                 self.stdout.write(
-                    f"{number:>5} {run.rows_total:>6} {run.mode:<12} {run.wall_ms:>8.1f} {run.iterations:>6} "
-                    f"{'yes' if run.converged else 'no':>9} {loss:>12}"
+                    f"{number:>5} {run['rows_total']:>6} {run['mode']:<12} {run['wall_ms']:>8.1f} "
+                    f"{run['iterations']:>6} {'yes' if run['converged'] else 'no':>9} {loss:>12}"
                 )
         self.stdout.write("")
         for mode in modes:

@@ -1,12 +1,10 @@
 """The ``id`` path converter: a row id of at most 18 digits, so it always fits a 64-bit column.
 
 Django's ``int`` converter takes any length, and a 20-digit id overflows PostgreSQL's bigint
-(a server error instead of 404).  Importing this module registers the converter once; the
-schema states the same range (``PATH_CONVERTER_OVERRIDES`` in the settings).
+(a server error instead of 404).  The project's URLconf registers it once for every app's
+routes; the schema states the same range (``PATH_CONVERTER_OVERRIDES`` in the settings).
 """
 from __future__ import annotations
-
-from django.urls import register_converter
 
 
 class IdConverter:
@@ -21,6 +19,3 @@ class IdConverter:
     def to_url(self, value: int) -> str:
         """The id as digits."""
         return str(int(value))
-
-
-register_converter(IdConverter, "id")
