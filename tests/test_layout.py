@@ -103,3 +103,27 @@ def test_each_engine_module_imports_only_modules_above_it_in_the_table_of_conten
 def test_the_store_imports_nothing_of_the_web(graph: grimp.ImportGraph) -> None:
     store = {m for m in graph.modules if m.startswith("runtime.db")}
     assert sorted(m for m in store if any(i.startswith("salsaweb") for i in graph.find_upstream_modules(m))) == []
+
+
+def test_the_web_reaches_the_store_only_through_its_package_selectors_and_services(graph: grimp.ImportGraph) -> None:
+    allowed = {"runtime.db", "runtime.db.selectors", "runtime.db.services"}
+    reached = sorted(
+        (module, imported)
+        for module in graph.modules if module.startswith("salsaweb")
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith("runtime.db") and imported not in allowed
+    )
+    assert reached == []
+
+
+@pytest.mark.parametrize(("app", "never"), [
+    ("salsaweb.regression", ("salsaweb.api", "salsaweb.dashboard")),
+    ("salsaweb.api", ("salsaweb.dashboard",)),
+    ("salsaweb.dashboard", ("salsaweb.api",)),
+])
+def test_apps_import_one_way(graph: grimp.ImportGraph, app: str, never: tuple[str, ...]) -> None:
+    modules = {m for m in graph.modules if m == app or m.startswith(app + ".")}
+    assert sorted(
+        (module, imported) for module in modules for imported in graph.find_upstream_modules(module)
+        if imported.startswith(never)
+    ) == []
