@@ -29,7 +29,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from salsaweb.regression.parsing import CsvError, RowsError
+from salsaweb.regression.parsing import BatchError, CsvError
 
 
 class BatchProblem(exceptions.APIException):
@@ -53,17 +53,10 @@ class BatchProblem(exceptions.APIException):
         self.extra = {"file": file, "row": row, "line": line, "column": column, "reason": reason}
 
     @classmethod
-    def from_csv_error(cls, error: CsvError) -> BatchProblem:
-        """The API form of a parsing error (line 1 is the header; data row n is on line n + 1)."""
-        row = error.line - 1 if error.line is not None and error.line > 1 else None
-        return cls(file=error.source, reason=error.problem, detail=str(error), row=row, line=error.line,
-                   column=error.column)
-
-    @classmethod
-    def from_rows_error(cls, error: RowsError) -> BatchProblem:
-        """The API form of a problem in rows of values (a JSON body): no line."""
-        return cls(file=error.source, reason=error.problem, detail=str(error), row=error.row, column=error.column,
-                   code="invalid_rows")
+    def from_batch_error(cls, error: BatchError) -> BatchProblem:
+        """The API form of a batch's problem: ``invalid_csv`` in a file, ``invalid_rows`` in JSON rows (no line)."""
+        return cls(file=error.source, reason=error.problem, detail=str(error), row=error.row, line=error.line,
+                   column=error.column, code="invalid_csv" if isinstance(error, CsvError) else "invalid_rows")
 
 
 class UploadTooLarge(exceptions.APIException):
@@ -124,10 +117,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    elif isinstance(exc, CsvError):
-        exc = BatchProblem.from_csv_error(exc)
-    elif isinstance(exc, RowsError):
-        exc = BatchProblem.from_rows_error(exc)
+    elif isinstance(exc, BatchError):
+        exc = BatchProblem.from_batch_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -24,36 +24,38 @@ import numpy as np
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-class CsvError(ValueError):
-    """A batch that cannot be accepted; the message names the file and, where known, row and column."""
+class BatchError(ValueError):
+    """A batch that cannot be accepted; the message names its source and, where known, row and column.
+
+    ``row`` is the 1-based data row (None for the header or the whole batch), ``line`` the
+    line of a CSV file it is on, ``column`` the column's name, ``problem`` what is wrong.
+    """
+
+    def __init__(self, source: str, problem: str, *, row: int | None, line: int | None, column: str | None) -> None:
+        where = [source]
+        if line == 1:
+            where.append("header")
+        elif row is not None:
+            where.append(f"row {row}" if line is None else f"row {row} (line {line})")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {problem}")
+        self.source, self.problem, self.row, self.line, self.column = source, problem, row, line, column
+
+
+class CsvError(BatchError):
+    """A problem in CSV text, at a line (1 is the header; data row n is on line n + 1)."""
 
     def __init__(self, source: str, problem: str, *, line: int | None = None, column: str | None = None) -> None:
-        where = [source]
-        if line is not None:
-            where.append("header" if line == 1 else f"row {line - 1} (line {line})")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {problem}")
-        self.source = source
-        self.line = line
-        self.column = column
-        self.problem = problem
+        row = line - 1 if line is not None and line > 1 else None
+        super().__init__(source, problem, row=row, line=line, column=column)
 
 
-class RowsError(ValueError):
-    """Rows of values that cannot be accepted; the message names the source and, where known, row and column."""
+class RowsError(BatchError):
+    """A problem in rows of values (a JSON body), at a row: they have no lines."""
 
     def __init__(self, source: str, problem: str, *, row: int | None = None, column: str | None = None) -> None:
-        where = [source]
-        if row is not None:
-            where.append(f"row {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {problem}")
-        self.source = source
-        self.row = row
-        self.column = column
-        self.problem = problem
+        super().__init__(source, problem, row=row, line=None, column=column)
 
 
 def _decode(content: str | bytes, source: str) -> str:

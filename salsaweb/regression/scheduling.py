@@ -68,7 +68,7 @@ def batch_accept(
     """Accept a CSV batch (``content``) or rows of values (``rows``) and have every mode the dataset maintains trained.
 
     Returns at once, the training queued; with ``train_now`` once every mode is trained here
-    (the states as training left them).  Raises CsvError, RowsError or DuplicateBatch.
+    (the states as training left them).  Raises BatchError or DuplicateBatch.
     """
     with transaction.atomic():
         batch = services.batch_create(dataset=dataset, content=content, rows=rows, source=source)

@@ -208,7 +208,7 @@ def batch_create(
 ) -> Batch:
     """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
-    Raises CsvError or RowsError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
+    Raises BatchError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
     the runtime inputs are written in one transaction.  It asks for no training:
     ``scheduling.batch_accept`` does both.
     """
