@@ -20,9 +20,8 @@ say), so this module imports none of those apps.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages

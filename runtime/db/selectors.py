@@ -13,6 +13,7 @@ from django.db.models import Model, QuerySet, Subquery
 
 from .models import Memo, Namespace
 
+
 def memo_none() -> QuerySet[Memo]:
     """No memos: for views whose OpenAPI schema needs the model their rows come from."""
     return Memo.objects.none()

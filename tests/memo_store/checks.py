@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from runtime import Runtime
-from runtime.keys import denormalize_args
-from runtime.db.models import InputValue, Memo, MemoDependency, Namespace
-from runtime.function import REGISTRY
 from runtime.db.codec import decode
+from runtime.db.models import InputValue, Memo, MemoDependency, Namespace
 from runtime.db.rows import parse_args_text
+from runtime.function import REGISTRY
+from runtime.keys import denormalize_args
 from runtime.values import values_equal
 
 

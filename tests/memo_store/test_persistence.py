@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from runtime import DerivedFunction, Runtime, derived
-from runtime.db.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
-from runtime.function import REGISTRY
 from runtime.db.codec import decode, encode, register_codec
+from runtime.db.models import FunctionCode, Memo, MemoDependency, Namespace, RevisionLog, Verification
 from runtime.db.storage import DatabaseStorage
+from runtime.function import REGISTRY
 from runtime.values import values_equal
 from tests.execution_log import assert_log, log
 

@@ -12,7 +12,8 @@ import itertools
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runtime import Runtime
 from runtime.db.gc import invalidate_memos
