@@ -7,7 +7,9 @@ store, a Django app, is ``runtime.db``.  The modules, from the vocabulary up:
 - ``errors``: the errors the engine raises.
 - ``values``: when a recomputed value is "the same"; memos made read-only.
 - ``keys``: a call's function and arguments as a store ``Key``, and back; code fingerprints.
-- ``memo``: the records kept: ``Memo`` per derived call, ``InputRecord`` per input, failure markers.
+- ``change``: ``Change`` and ``MISSING``: what a maintained function is told changed.
+- ``memo``: the records kept: ``Memo`` per derived call, ``InputRecord`` per input, failure markers,
+  and ``InputDeps``, a maintained memo's input dependencies.
 - ``events``: ``Counters`` and ``Event``: what the engine did.
 - ``registry``: declared functions by id, and the generation that tells a runtime to re-check code.
 - ``storage/``: the one seam to where state lives (``base.Storage``) and the default in-memory store.
@@ -17,12 +19,17 @@ store, a Django app, is ``runtime.db``.  The modules, from the vocabulary up:
 - ``backdate``: early cutoff: an equal recomputed value keeps its ``changed_at``.
 - ``execute``: run a body, record what it reads, store its memo.
 - ``verify``: red-green: is a memo still valid, without executing it.
-- ``fetch``: a derived call's value: top-level units of work, restarts, the driver for deep chains.
+- ``fetch``: a derived call's value: top-level units of work, restarts, the driver for deep chains;
+  a call that raised is raised again, not re-run, for the rest of the top-level call.
+- ``maintain``: ``changes(rt)``: the diff of a call's inputs since its previous execution.
 - ``explain``: the stored dependency graph below one call, as JSON or DOT.
-- ``runtime``: ``Runtime``, what users hold: the context, units of work, counters, listeners.
+- ``runtime``: ``Runtime``, what users hold: the context, units of work, transactions, counters,
+  listeners.
 - ``api``: ``declare_input``, ``derived``, ``previous_output``.
 """
 from .api import declare_input, derived, previous_output
+from .change import MISSING, Change
+from .maintain import changes
 from .errors import CycleError, InputWriteError, MissingInputError, OutsideDerivedError, RuntimeEngineError
 from .events import Counters, Event
 from .explain import Explanation
@@ -30,6 +37,8 @@ from .function import DerivedFunction, InputFunction
 from .runtime import Runtime
 
 __all__ = [
+    "MISSING",
+    "Change",
     "Counters",
     "CycleError",
     "DerivedFunction",
@@ -41,6 +50,7 @@ __all__ = [
     "OutsideDerivedError",
     "Runtime",
     "RuntimeEngineError",
+    "changes",
     "declare_input",
     "derived",
     "previous_output",

@@ -1,5 +1,7 @@
 """The public entry points: declare inputs and derived functions, and read the previous output.
 
+``changes``, the other half of maintaining a result, lives in ``runtime.maintain``.
+
 >>> @declare_input
 ... def sample(rt, i):
 ...     '''Feature vector of training row i.'''

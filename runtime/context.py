@@ -25,15 +25,37 @@ from .memo import InputRecord, Memo
 from .storage.base import Storage
 
 
+#: ``Frame.delta`` before ``changes`` was called.
+NOT_ASKED: Any = object()
+
+
 class Frame:
-    """One executing derived call: its key, the memo it had before, and what it has read so far."""
+    """One executing derived call: its key, the memo it had before, and what it has read so far.
 
-    __slots__ = ("key", "old", "deps")
+    ``deps`` maps each key read, in first-read order, to the input record read (None for a
+    derived call, or for an input that had no record).  ``delta`` is what ``changes``
+    returned (``NOT_ASKED`` until it is called: a frame that asked is maintained), and
+    ``derived_changed`` says that verification found a derived dependency changed (or could
+    not tell), in which case ``changes`` reports nothing to maintain from.
+    """
 
-    def __init__(self, key: Key, old: Memo | None) -> None:
+    __slots__ = ("key", "old", "deps", "delta", "derived_changed")
+
+    def __init__(self, key: Key, old: Memo | None, derived_changed: bool = True) -> None:
         self.key = key
         self.old = old
-        self.deps: dict[Key, None] = {}
+        self.deps: dict[Key, InputRecord | None] = {}
+        self.delta: Any = NOT_ASKED
+        self.derived_changed = derived_changed
+
+
+class Transaction:
+    """Input writes grouped into one revision (``Runtime.transaction``): the revision, once one began."""
+
+    __slots__ = ("revision",)
+
+    def __init__(self) -> None:
+        self.revision: int | None = None
 
 
 class ThreadState(threading.local):
@@ -47,8 +69,10 @@ class ThreadState(threading.local):
         self.in_progress: dict[Key, None] = {}
         #: Calls of executions the driver abandoned to continue on a fresh stack (``runtime.fetch``).
         self.prefix: list[Key] = []
-        #: Exceptions of calls the driver ran on a fresh stack, re-raised to their callers.
+        #: Calls that raised during the current top-level call: raised again, not re-executed.
         self.failed: dict[Key, Exception] = {}
+        #: The open ``Runtime.transaction`` of this thread, if any.
+        self.transaction: Transaction | None = None
 
 
 _STORE_STATE: weakref.WeakKeyDictionary[Storage, tuple[threading.RLock, ThreadState]] = weakref.WeakKeyDictionary()

@@ -5,10 +5,10 @@ from time import perf_counter
 from typing import Any
 
 from .backdate import backdated_changed_at
-from .context import Context, Frame
-from .function import DerivedFunction
+from .context import NOT_ASKED, Context, Frame
+from .function import REGISTRY, DerivedFunction
 from .keys import Key
-from .memo import Memo, failed_code
+from .memo import InputDeps, InputRecord, Memo, failed_code
 from .values import freeze
 
 
@@ -26,17 +26,23 @@ class Suspend(BaseException):
         self.path = path
 
 
-def execute(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None) -> Memo:
+def execute(
+    rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None, derived_changed: bool = True
+) -> Memo:
     """Run ``fn`` for ``key`` at the current revision and store the new memo.
 
-    Dependencies are re-recorded from scratch.  An exception stores no new value; the old
-    memo, if any, is kept as this call's failure marker (see ``runtime.memo.failed_code``).
+    Dependencies are re-recorded from scratch, except that a maintained execution (one that
+    called ``changes`` and was told what changed) keeps those of the previous one
+    (``maintained_deps``).  ``derived_changed`` is false only when verification found that
+    nothing but inputs changed.  An exception stores no new value; the old memo, if any, is
+    kept as this call's failure marker (see ``runtime.memo.failed_code``), and the error is
+    raised again, without executing, wherever the same top-level call asks for ``key`` again.
     """
     thread = rt.thread
     stack = thread.stack
     if len(stack) >= rt.max_depth:
         raise Suspend(fn, key, args, [f.key for f in stack])
-    frame = Frame(key, old)
+    frame = Frame(key, old, derived_changed)
     stack.append(frame)
     thread.frame = frame
     thread.in_progress[key] = None
@@ -45,9 +51,12 @@ def execute(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
     start = perf_counter()
     try:
         value = freeze(fn.body(rt, *args))
-    except Exception:
+    except Exception as error:
+        thread.failed[key] = error
         if old is not None:
-            marker = Memo(old.value, old.changed_at, old.verified_at, old.deps, failed_code(fn.code), old.duration)
+            marker = Memo(
+                old.value, old.changed_at, old.verified_at, old.deps, failed_code(fn.code), old.duration, old.inputs
+            )
             rt.storage.put_memo(key, marker)
         raise
     finally:
@@ -65,9 +74,42 @@ def execute(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], o
         rt.counters.backdates += 1
         if rt.listeners:
             rt.emit("did_backdate", key)
-    memo = Memo(value, changed_at, revision, tuple(frame.deps), fn.code, duration)
+    if frame.delta is NOT_ASKED:
+        memo = Memo(value, changed_at, revision, tuple(frame.deps), fn.code, duration)
+    else:
+        deps, inputs = maintained_deps(rt, frame)
+        memo = Memo(value, changed_at, revision, deps, fn.code, duration, inputs)
     storage.put_memo(key, memo)
     rt.counters.executions += 1
     if rt.listeners:
         rt.emit("did_execute", key)
     return memo
+
+
+def maintained_deps(rt: Context, frame: Frame) -> tuple[tuple[Key, ...], InputDeps]:
+    """A maintained execution's derived dependencies and input dependencies.
+
+    When ``changes`` told it what changed, it still depends on everything the previous
+    execution read (carried over: the previous ``inputs`` object is updated in place, so a
+    large set is never copied), and the inputs it was told about count as read at their
+    new records.  When ``changes`` returned None, the body was told to start over, so only
+    what it read now counts.
+    """
+    lookup = REGISTRY.lookup
+    derived: dict[Key, None] = {}
+    reads: dict[Key, InputRecord | None] = {}
+    for dep, record in frame.deps.items():
+        dep_fn = lookup(dep[0])
+        if dep_fn is not None and dep_fn.is_input:
+            reads[dep] = record
+        else:
+            derived[dep] = None
+    old = frame.old
+    if frame.delta is None or old is None or old.inputs is None:
+        inputs = rt.storage.new_input_deps()
+        deps = tuple(derived)
+    else:
+        inputs = old.inputs
+        deps = tuple(dict.fromkeys((*old.deps, *derived)))
+    inputs.saw(reads)
+    return deps, inputs

@@ -1,7 +1,8 @@
 """Explain a result: the stored dependency graph below one derived call, as JSON or DOT.
 
 Each node carries the revisions the engine decides with (``changed_at``, ``verified_at``)
-and whether it is current, so a reader can see why a call would or would not re-execute.
+and whether it is current (and, for a derived call, whether it is maintained: its inputs are
+then all it depends on, carried over from earlier executions), so a reader can see why a call would or would not re-execute.
 The graph is read from the store as it is; nothing is computed or verified.
 """
 from __future__ import annotations
@@ -94,7 +95,8 @@ def explain(rt: Context, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanat
                     node.update(kind="derived", state="missing", changed_at=None, verified_at=None, deps=[])
                 else:
                     deps = []
-                    for dep in memo.deps:
+                    read = memo.deps if memo.inputs is None else (*memo.deps, *(k for k, _ in memo.inputs.entries()))
+                    for dep in read:
                         if dep not in ids:
                             ids[dep] = f"n{len(ids)}"
                             todo.append(dep)
@@ -106,6 +108,7 @@ def explain(rt: Context, fn: DerivedFunction, args: tuple[Any, ...]) -> Explanat
                         verified_at=memo.verified_at,
                         code=memo.code,
                         duration_ms=round(memo.duration * 1000, 3),
+                        maintained=memo.inputs is not None,
                         deps=deps,
                     )
             nodes[ids[key]] = node

@@ -7,6 +7,11 @@ the driver loop; calls made from inside a derived function go straight to
 execution nested deeper than ``Context.max_depth`` is abandoned (``Suspend``) and the
 call it needed is computed first on a fresh stack, after which the abandoned one is
 retried and finds it memoized (or, if it raised, meets the same exception there).
+
+A call that raised is not executed again in the same top-level call: wherever it is asked
+for again (by a caller that re-executes after verification ran it, say), the same
+exception is raised again, so a failing leaf under ten callers runs once, not once per
+caller.  The next top-level call tries it afresh.
 """
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ MAX_SNAPSHOT_RETRIES = 100
 def fetch(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) -> Any:
     """Return the value of ``fn(rt, *args)`` (already normalized to ``key``)."""
     if rt.thread.frame is None:
+        if rt.thread.transaction is not None:
+            raise RuntimeEngineError(
+                f"cannot compute {call_label(key)} inside a transaction: its writes are not applied yet"
+            )
         return top_level(rt, lambda: _drive(rt, fn, key, args))
     return fetch_memo(rt, fn, key, args).value
 

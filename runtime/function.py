@@ -56,8 +56,7 @@ class InputFunction(_Declared):
         if frame is None:
             record = rt.read_input(key)
         else:
-            frame.deps[key] = None
-            record = rt.storage.get_input(key)
+            record = frame.deps[key] = rt.storage.get_input(key)
         if record is None or record.deleted:
             state = "was deleted" if record is not None else "was never set"
             raise MissingInputError(f"input {call_label(key)} {state}")
@@ -120,9 +119,11 @@ class DerivedFunction(_Declared):
         return f"<derived {self.id}>"
 
 
-
 def _write(rt: Context, key: Key, value: Any) -> bool:
-    """Set (or delete, for ``_DELETE``) an input, starting a revision only if it changes."""
+    """Set (or delete, for ``_DELETE``) an input, starting a revision only if it changes.
+
+    Inside ``Runtime.transaction`` every write after the first joins the first one's revision.
+    """
     frame = rt.thread.frame
     if frame is not None:
         raise InputWriteError(
@@ -138,7 +139,13 @@ def _write(rt: Context, key: Key, value: Any) -> bool:
                 raise MissingInputError(f"cannot delete input {call_label(key)}: it has no value")
         elif present and values_equal(old.value, value):
             return False
-        revision = storage.new_revision(key)
+        transaction = rt.thread.transaction
+        if transaction is None:
+            revision = storage.new_revision(key)
+        elif transaction.revision is None:
+            revision = transaction.revision = storage.new_revision(key)
+        else:
+            revision = transaction.revision
         if value is _DELETE:
             storage.set_input(key, InputRecord(None, revision, deleted=True))
         else:

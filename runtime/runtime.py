@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .code import apply_code_change, code_is_current
-from .context import Context
+from .context import Context, Transaction
+from .errors import InputWriteError
 from .events import Counters, Listener
 from .explain import Explanation, explain
 from .fetch import fetch, top_level
 from .function import REGISTRY, DerivedFunction
-from .keys import Key
+from .keys import Key, call_label
 from .memo import InputRecord
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -61,6 +62,31 @@ class Runtime(Context):
                     apply_code_change(self)
             with self.storage.unit_of_work():
                 yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group input writes into one revision: readers see all of them or none.
+
+        Other threads wait for the block to end; other processes see it as one database
+        transaction.  An exception inside applies none of the writes; a nested block joins
+        the outer one.  Derived calls inside are refused (``RuntimeEngineError``): their
+        inputs are not settled until the block ends.
+        """
+        thread = self.thread
+        if thread.frame is not None:
+            raise InputWriteError(
+                f"cannot open a transaction while {call_label(thread.frame.key)} is executing: "
+                "inputs are read-only during a computation"
+            )
+        if thread.transaction is not None:
+            yield
+            return
+        with self.lock, self.storage.unit_of_work(write=True):
+            thread.transaction = Transaction()
+            try:
+                yield
+            finally:
+                thread.transaction = None
 
     def checkpoint(self) -> None:
         """Inside a unit of work, between top-level calls: store the memos computed so far.

@@ -6,6 +6,11 @@ dependency whose ``changed_at`` is after the memo's ``verified_at`` means the me
 be re-executed, and later dependencies are not looked at (the control flow may no longer
 reach them).  The walk keeps its own stack, so chains of any depth verify without
 recursion.
+
+A maintained memo's inputs are not walked: its derived dependencies are checked as above,
+then the store's change log is asked which inputs changed since the memo was verified
+(``inputs_changed``), so the cost follows the change, not the number of inputs.  Whether
+only inputs changed is passed on to ``execute``, which lets ``changes`` report them.
 """
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ from .execute import execute
 from .function import REGISTRY, DerivedFunction
 from .keys import Key, denormalize_args
 from .memo import Memo
+from .storage.base import Storage
+
+#: Why a memo must re-execute, as the walk records it: a derived dependency, or only inputs.
+DERIVED, INPUTS = "derived", "inputs"
 
 
 def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], memo: Memo) -> Memo:
@@ -30,7 +39,7 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
     in_progress = rt.thread.in_progress
     lookup = REGISTRY.lookup
     storage.prefetch(key)
-    stack: list[list[Any]] = [[key, memo, 0, False]]
+    stack: list[list[Any]] = [[key, memo, 0, None]]
     on_stack = {key}
     while True:
         entry = stack[-1]
@@ -42,23 +51,23 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             dep = deps[i]
             dep_fn = lookup(dep[0])
             if dep_fn is None:
-                changed = True
+                changed = DERIVED
                 break
             if dep_fn.is_input:
                 record = storage.get_input(dep)
                 if record is not None and record.changed_at > verified_at:
-                    changed = True
+                    changed = INPUTS
                     break
             else:
                 dep_memo = storage.get_memo(dep)
                 if dep_memo is None or dep_memo.code != dep_fn.code or dep in in_progress or dep in on_stack:
-                    changed = True
+                    changed = DERIVED
                     break
                 if dep_memo.verified_at != revision:
-                    push = [dep, dep_memo, 0, False]
+                    push = [dep, dep_memo, 0, None]
                     break
                 if dep_memo.changed_at > verified_at:
-                    changed = True
+                    changed = DERIVED
                     break
             i += 1
         entry[2] = i
@@ -66,18 +75,20 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             stack.append(push)
             on_stack.add(push[0])
             continue
+        if not changed and node_memo.inputs is not None and inputs_changed(storage, node_memo):
+            changed = INPUTS
         stack.pop()
         on_stack.discard(node)
         if changed:
             if not stack:
-                return execute(rt, fn, key, args, node_memo)
+                return execute(rt, fn, key, args, node_memo, changed == DERIVED)
             node_fn = lookup(node[0])
             assert isinstance(node_fn, DerivedFunction)  # its memo was pushed only if it is declared derived
             try:
-                execute(rt, node_fn, node, denormalize_args(node[1]), node_memo)
+                execute(rt, node_fn, node, denormalize_args(node[1]), node_memo, changed == DERIVED)
             except Exception:
-                # The dependent re-executes and meets (or handles) the error itself.
-                stack[-1][3] = True
+                # The dependent re-executes and meets the error itself (raised again, not re-run).
+                stack[-1][3] = DERIVED
             continue
         storage.mark_verified(node, node_memo)
         rt.counters.verifications += 1
@@ -85,3 +96,22 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             rt.emit("did_verify", node)
         if not stack:
             return node_memo
+
+
+def inputs_changed(storage: Storage, memo: Memo) -> bool:
+    """Whether an input of maintained ``memo`` changed after it was verified.
+
+    Asks the store's change log for the inputs changed since, and the memo which of those it
+    depends on; only when the log cannot tell does it walk every input dependency.
+    """
+    assert memo.inputs is not None
+    verified_at = memo.verified_at
+    changed = storage.inputs_changed_since(verified_at)
+    if changed is not None:
+        return bool(changed) and bool(memo.inputs.seen(changed))
+    get_input = storage.get_input
+    for dep, _ in memo.inputs.entries():
+        record = get_input(dep)
+        if record is not None and record.changed_at > verified_at:
+            return True
+    return False

@@ -74,6 +74,7 @@ class StoredMemo(Memo):
         self.verified_at = verified_at if verified_at < revision else revision
         self.deps = unpackb(deps[1:], use_list=False) if deps[0] == 0x6D else unpack_deps(deps)
         self.details, self._rows, self._value = row[6:] or None, rows, _UNREAD
+        self.inputs = None
 
     @classmethod
     def written(cls, rows: FunctionRows, row_id: int, memo: Memo, digest: str) -> StoredMemo:
@@ -81,7 +82,7 @@ class StoredMemo(Memo):
         stored = cls.__new__(cls)
         stored.row_id, stored.changed_at, stored.verified_at = row_id, memo.changed_at, memo.verified_at
         stored.code, stored.deps, stored.details, stored._rows = memo.code, memo.deps, (digest, memo.duration, None), rows
-        stored._value = memo.value
+        stored._value, stored.inputs = memo.value, memo.inputs
         return stored
 
     def _details(self) -> tuple[str, float, bytes | None]:

@@ -2,7 +2,8 @@
 
 A backend keeps four things: the current revision, input records, memos (value plus the
 revisions and ordered dependency list the engine needs to verify them), and unit-of-work
-boundaries.  The engine never calls a backend outside a unit of work (except for the
+boundaries.  For maintained memos it should also answer which inputs changed since a
+revision, and keep the input records such a memo read for as long as the memo exists.  The engine never calls a backend outside a unit of work (except for the
 lock-free memo-hit path when ``always_current`` is true), so a backend whose round trips
 cost a query can load in bulk when a unit of work starts, serve reads from what it loaded,
 and write everything at the end in one transaction.
@@ -12,10 +13,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 from ..keys import Key
-from ..memo import InputRecord, Memo
+from ..memo import DictInputDeps, InputDeps, InputRecord, Memo
 from ..values import values_equal
 
 
@@ -89,6 +90,19 @@ class Storage(ABC):
     @abstractmethod
     def record_code(self, codes: dict[str, str]) -> None:
         """Take ``codes`` as the functions' current code (inside a write unit of work)."""
+
+    def inputs_changed_since(self, revision: int) -> Collection[Key] | None:
+        """The inputs set or deleted after ``revision`` (up to ``self.revision``), or None if unknown.
+
+        Maintained memos are verified and diffed with this, so it should cost in proportion to
+        the answer; None (the log no longer reaches back that far) makes the engine walk the
+        memo's input dependencies instead.
+        """
+        return None
+
+    def new_input_deps(self) -> InputDeps:
+        """An empty set of input dependencies for a new maintained memo (see ``runtime.memo``)."""
+        return DictInputDeps()
 
     def same_value(self, memo: Memo, value: Any) -> bool:
         """Whether ``value`` equals ``memo``'s value (for backdating); backends may avoid reading it."""
