@@ -20,6 +20,7 @@ from runtime import (
     DerivedFunction,
     MissingInputError,
     OutsideDerivedError,
+    Runtime,
     changes,
     declare_input,
     derived,
@@ -530,6 +531,36 @@ def test_maintained_function_carries_over_its_derived_dependencies(rt):
     assert squares_total(rt) == 29
     assert_log([("square", 1), "squares_total"])  # verified squares 2 and 3 stay memoized
     assert REPORTED == [None, (Change(count, (), 2, 3),), None]
+
+
+# Rule 3: the database store, restarted.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restarted_database_store_keeps_what_a_maintained_function_depends_on_and_saw():
+    from runtime.db.storage import DatabaseStorage
+
+    first = Runtime(DatabaseStorage("maintained"))
+    set_rows(first, {1: 1, 2: 2})
+    assert total(first) == 3
+    count.set(first, 3)
+    item.set(first, 3, 3)
+    assert total(first) == 6  # read only row 3
+    log.clear()
+    second = Runtime(DatabaseStorage("maintained"))  # a new process on the same namespace
+    assert total(second) == 6
+    assert_log([])
+    item.set(second, 1, 10)
+    item.delete(second, 3)
+    assert total(second) == 12
+    assert_log(["total"])
+    third = Runtime(DatabaseStorage("maintained"))
+    item.set(third, 3, 30)
+    assert total(third) == 42 == plain_total(third)
+    assert REPORTED[2:] == [
+        (Change(item, (1,), 1, 10), Change(item, (3,), 3, MISSING)),
+        (Change(item, (3,), MISSING, 30),),
+    ]
 
 
 # Rule 4: early cutoff, cycles, errors, threads and explain.
