@@ -101,10 +101,14 @@ class DerivedFunction(_Declared):
                 break
         else:
             key = (self.id, args)
-        # Fast path: a memo verified at the current revision.
-        frame = rt.thread.frame
+        # Fast path: a memo verified at the current revision (a top-level call inside a
+        # transaction goes to ``fetch``, which refuses it).
+        thread = rt.thread
+        frame = thread.frame
         storage = rt.storage
-        if frame is not None or (storage.always_current and rt.code_seen == REGISTRY.generation):
+        if frame is not None or (
+            storage.always_current and rt.code_seen == REGISTRY.generation and thread.transaction is None
+        ):
             memo = storage.get_memo(key)
             if memo is not None and memo.verified_at == storage.revision and memo.code == self.code:
                 if frame is not None:

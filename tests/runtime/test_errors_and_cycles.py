@@ -1,5 +1,8 @@
 """Exceptions in derived functions, dependency cycles and previous_output (spec: semantics 5, 6, 7).
 
+A call that failed is raised again, not re-run, for the rest of the same top-level call
+(issue 11: "a failing dependency runs once"), and tried afresh by the next one.
+
 The derived bodies record their executions in the shared execution log (tests/execution_log.py).
 ``RAISED`` holds the exceptions ``checked`` raised and the previous outputs ``failing_history`` saw.
 """
@@ -114,6 +117,32 @@ def history(rt, name: str) -> tuple:
 @derived
 def history_user(rt, name: str) -> tuple:
     return history(rt, name) + (previous_output(rt),)
+
+
+@declare_input
+def one(rt) -> int:
+    """Must be 1 for ``leaf``."""
+
+
+@derived
+def leaf(rt) -> int:
+    log.add("leaf")
+    value = one(rt)
+    assert value == 1, f"one is {value}"
+    return value
+
+
+@derived
+def outer(rt) -> int:
+    log.add("outer")
+    return leaf(rt) + 1
+
+
+@derived
+def chain(rt, n: int) -> int:
+    """Level ``n`` of a chain of callers above ``leaf`` (level 0 calls it)."""
+    log.add(n)
+    return (leaf(rt) if n == 0 else chain(rt, n - 1)) + 1
 
 
 @derived
@@ -314,3 +343,48 @@ def test_previous_output_is_the_running_function_s_own(rt):
 def test_previous_output_outside_a_derived_function_raises(rt):
     with pytest.raises(OutsideDerivedError):
         previous_output(rt)
+
+
+def test_dependency_failing_during_reverification_runs_once_in_that_call(rt):
+    one.set(rt, 1)
+    assert outer(rt) == 2
+    log.clear()
+    one.set(rt, 0)
+    with pytest.raises(AssertionError, match="one is 0"):
+        outer(rt)
+    assert_log(["leaf", "outer"])
+    one.set(rt, 1)
+    assert outer(rt) == 2
+    assert_log(["outer", "leaf"])
+
+
+def assert_chain_ran_once_each(levels: int) -> None:
+    """Since the last check, each chain level and the leaf executed exactly once."""
+    entries = log.take()
+    assert entries.count("leaf") == 1, entries
+    assert sorted(e for e in entries if e != "leaf") == list(range(levels)), entries
+
+
+def test_failing_leaf_under_a_chain_of_callers_runs_once_per_top_level_call(rt):
+    one.set(rt, 1)
+    assert chain(rt, 10) == 12
+    assert_chain_ran_once_each(11)
+    one.set(rt, 0)
+    with pytest.raises(AssertionError, match="one is 0"):
+        chain(rt, 10)
+    assert_chain_ran_once_each(11)
+    with pytest.raises(AssertionError, match="one is 0"):
+        chain(rt, 10)  # a new top-level call tries again: failures are not memoized across calls
+    assert_chain_ran_once_each(11)
+
+
+def test_failing_leaf_under_a_chain_restarted_on_fresh_stacks_runs_once_per_top_level_call(make_runtime):
+    rt = make_runtime(max_depth=3)  # the driver abandons and retries executions (test_deep_chains.py)
+    one.set(rt, 1)
+    chain(rt, 10)
+    log.clear()
+    one.set(rt, 0)
+    for _ in range(2):
+        with pytest.raises(AssertionError, match="one is 0"):
+            chain(rt, 10)
+        assert log.take().count("leaf") == 1
