@@ -338,7 +338,7 @@ def test_a_carried_over_execution_writes_only_the_edges_it_saw():
     item.set(rt, 5, 0.0)
     with CaptureQueriesContext(connection) as queries:
         running_total(rt)
-    edge_writes = [q["sql"] for q in queries if "runtime_memodependency" in q["sql"] and not q["sql"].startswith("SELECT")]
+    edge_writes = [q["sql"] for q in queries if "memodependency" in q["sql"] and not q["sql"].startswith("SELECT")]
     assert sum(sql.count("'input'") for sql in edge_writes) <= 2  # item 5 and count
     assert MemoDependency.objects.filter(memo=_row()).count() == 2001
     assert InputValue.objects.count() == 2001

@@ -28,8 +28,9 @@ class Command(BaseCommand):
     help = (
         "Report the memo store's size per namespace and function and what garbage collection would remove: "
         "namespaces marked deleted, and with --stale-code / --unverified-before, memos of code that no longer "
-        "exists or not verified since a revision, and old input values no maintained memo names. Only --delete removes anything, in batches that each hold "
-        "the namespace's lock, so it is safe while workers run; removed memos re-execute on next use."
+        "exists or not verified since a revision, and old input values no maintained memo names. Only --delete "
+        "removes anything, in batches that each hold the namespace's lock, so it is safe while workers run; "
+        "removed memos re-execute on next use."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
