@@ -208,3 +208,35 @@ def test_random_changes_equal_recomputing(operations, seed) -> None:
         else:
             inputs.batch.set(rt, number, rows(0 if kind == "empty" else size))
         assert_from_scratch(rt, features)
+
+
+# -- on the database store, a new runtime (a reload) for every step, as the services make them ----------------------
+
+
+@pytest.mark.django_db
+def test_database_store_statistics_follow_replaced_and_deleted_batches(django_user_model, monkeypatch) -> None:
+    from salsaweb.regression import services
+    from salsaweb.regression.runtimes import dataset_runtime
+
+    owner = django_user_model.objects.create_user(username="owner", password="pw")
+    features = ["x0", "x1", "x2"]
+    dataset = services.dataset_create(owner=owner, name="d", features=features, target="y")
+    batches, _ = correlated_batches(5, 200, features=3, seed=5)
+    for X, y in batches:
+        services.batch_create(dataset=dataset, rows=[dict(zip([*features, "y"], row)) for row in np.column_stack([X, y])])
+    assert statistics(dataset_runtime(dataset))["n"] == 1000
+    X, y = batches[1]
+    inputs.batch.set(dataset_runtime(dataset), 2, (X[:50] + 1.0, y[:50] - 2.0))
+    rt = dataset_runtime(dataset)
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 850
+    assert seen == {"executions": 1, "batches": [2], "rows": [200, 50]}
+    assert_from_scratch(dataset_runtime(dataset), 3)
+    inputs.batch.delete(dataset_runtime(dataset), 4)
+    rt = dataset_runtime(dataset)
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 650
+    assert seen == {"executions": 1, "batches": [4], "rows": [200]}
+    assert_from_scratch(dataset_runtime(dataset), 3)
+    run = services.model_train(dataset=dataset, mode="incremental")
+    assert run.rows_total == 650
