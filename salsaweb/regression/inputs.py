@@ -1,7 +1,9 @@
 """The runtime inputs of one dataset (each dataset has its own runtime namespace).
 
-Batches are append-only: batch ``k`` is set once, when it is accepted, and never changed;
-the incremental functions rely on that (they read only batches they have not yet seen).
+Batch ``k`` is set when it is accepted, together with ``batch_count`` (one revision,
+``services.batch_create``).  The services only append, but ``statistics`` (and so the
+incremental mode) follows a batch that is replaced or deleted later; the delta mode reads
+only batches it has not yet seen, and the naive mode needs every batch 1..count set.
 """
 from __future__ import annotations
 

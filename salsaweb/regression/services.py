@@ -209,7 +209,8 @@ def batch_create(
     """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
     Raises BatchError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
-    the runtime inputs are written in one transaction.  It asks for no training:
+    the runtime inputs are written in one transaction, the two inputs (the rows and
+    ``batch_count``) in one engine revision.  It asks for no training:
     ``scheduling.batch_accept`` does both.
     """
     if (content is None) == (rows is None):
@@ -228,8 +229,9 @@ def batch_create(
         last = locked.batches.order_by("-number").values_list("number", flat=True).first() or 0
         row = Batch.objects.create(dataset=locked, number=last + 1, rows=len(y), content_hash=digest, source=source)
         rt = dataset_runtime(locked)
-        inputs.batch.set(rt, row.number, (X, y))
-        inputs.batch_count.set(rt, row.number)
+        with rt.transaction():  # one revision: no reader sees the rows without the count
+            inputs.batch.set(rt, row.number, (X, y))
+            inputs.batch_count.set(rt, row.number)
     return row
 
 

@@ -102,6 +102,17 @@ def test_accepted_batch_is_numbered_and_stored_as_one_input(dataset, data) -> No
     np.testing.assert_array_equal(y, data[0][1])
 
 
+def test_a_batch_is_one_engine_revision(dataset, data) -> None:
+    revisions = [dataset_runtime(dataset).revision]
+    for X, y in data:
+        services.batch_create(dataset=dataset, content=to_csv(X, y))
+        revisions.append(dataset_runtime(dataset).revision)
+    assert np.diff(revisions).tolist() == [1] * len(data)
+    rt = dataset_runtime(dataset)
+    rows, count = rt.read_input(inputs.batch.key((4,))), rt.read_input(inputs.batch_count.key(()))
+    assert rows.changed_at == count.changed_at == rt.revision
+
+
 def test_rejected_csv_leaves_no_trace(dataset) -> None:
     with pytest.raises(CsvError, match="bad.csv, row 1 \\(line 2\\), column 'x1'"):
         services.batch_create(dataset=dataset, content="x0,x1,x2,y\n1,oops,3,4\n", source="bad.csv")

@@ -1,0 +1,242 @@
+"""The maintained statistics follow replaced, emptied and deleted batches, at the cost of the changed batch only."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_diabetes
+
+from runtime import Event, Runtime
+from salsaweb.regression import inputs
+from salsaweb.regression import statistics as statistics_module
+from salsaweb.regression.descent import problem_from_moments
+from salsaweb.regression.moments import moments_empty, moments_merge, moments_of, moments_remove
+from salsaweb.regression.statistics import statistics
+
+from .conftest import correlated_batches, load_runtime, lstsq, make_settings
+
+Batches = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def current(rt: Runtime) -> Batches:
+    """The batches 1..batch_count that have a value now, by number."""
+    out: Batches = {}
+    for number in range(1, inputs.batch_count(rt) + 1):
+        record = rt.read_input(inputs.batch.key((number,)))
+        if record is not None and not record.deleted:
+            out[number] = record.value
+    return out
+
+
+def assert_from_scratch(rt: Runtime, features: int) -> None:
+    """``statistics(rt)`` equals the statistics of the current rows, and its optimum numpy's lstsq on them."""
+    got = statistics(rt)
+    rows = list(current(rt).values())
+    assert got["batches"] == inputs.batch_count(rt)
+    expected = moments_empty(features)
+    if rows:
+        expected = moments_of(np.vstack([X for X, _ in rows]), np.concatenate([y for _, y in rows]))
+    assert got["n"] == expected["n"]
+    scale = 1.0 + np.abs(expected["m2"]).max()
+    np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-9, atol=1e-9 * (1.0 + np.abs(expected["mean"]).max()))
+    np.testing.assert_allclose(got["m2"], expected["m2"], rtol=1e-8, atol=1e-9 * scale)
+    fresh = statistics(load_runtime([b for b in rows if len(b[1])], features_count=features))
+    np.testing.assert_allclose(got["m2"], fresh["m2"], rtol=1e-8, atol=1e-9 * scale)
+    if expected["n"] > features + 1:
+        X_all = np.vstack([X for X, _ in rows])
+        weights, bias = lstsq(rows)
+        best = problem_from_moments(got, make_settings(features))["optimum"]
+        np.testing.assert_allclose(X_all @ best["weights"] + best["bias"], X_all @ weights + bias, rtol=1e-6, atol=1e-6)
+
+
+@contextmanager
+def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Record, while inside, which batches the store is asked for, statistics' executions and moments_of's row counts."""
+    seen: dict[str, Any] = {"batches": [], "executions": 0, "rows": []}
+    get_input = rt.storage.get_input
+
+    def spy_get_input(key: Any) -> Any:
+        if key[0] == inputs.batch.id:
+            seen["batches"].append(key[1][0])
+        return get_input(key)
+
+    def spy_moments_of(X: np.ndarray, y: np.ndarray) -> Any:
+        seen["rows"].append(len(y))
+        return moments_of(X, y)
+
+    def listener(event: Event) -> None:
+        if event.kind == "did_execute" and event.key[0] == statistics.id:
+            seen["executions"] += 1
+
+    monkeypatch.setattr(rt.storage, "get_input", spy_get_input)
+    monkeypatch.setattr(statistics_module, "moments_of", spy_moments_of)
+    rt.add_listener(listener)
+    try:
+        yield seen
+    finally:
+        rt.remove_listener(listener)
+        monkeypatch.undo()
+
+
+def test_moments_remove_undoes_merge() -> None:
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((300, 4)) * [1, 10, 100, 0.1] + 5.0, rng.standard_normal(300)
+    whole, part, rest = moments_of(X, y), moments_of(X[:120], y[:120]), moments_of(X[120:], y[120:])
+    removed = moments_remove(whole, part)
+    assert removed["n"] == 180
+    np.testing.assert_allclose(removed["mean"], rest["mean"], rtol=1e-12)
+    np.testing.assert_allclose(removed["m2"], rest["m2"], rtol=1e-10, atol=1e-10 * np.abs(whole["m2"]).max())
+    assert moments_remove(whole, moments_empty(4)) is whole
+    nothing = moments_remove(whole, whole)
+    assert nothing["n"] == 0 and not nothing["mean"].any() and not nothing["m2"].any()
+    with pytest.raises(ValueError, match="cannot remove 300 rows from statistics of 180"):
+        moments_remove(removed, whole)
+    assert moments_of(np.empty((0, 4)), np.empty(0))["n"] == 0
+    np.testing.assert_allclose(moments_merge(removed, part)["m2"], whole["m2"], rtol=1e-10)
+
+
+def test_a_replaced_batch_is_followed_reading_only_that_batch(bench_data, monkeypatch) -> None:
+    batches, _ = bench_data
+    rt = load_runtime(batches)
+    statistics(rt)
+    X, y = batches[0]
+    replacement = (X[:150] * 2.0 - 1.0, y[:150] + 3.0)
+    inputs.batch.set(rt, 3, replacement)
+    with watching(rt, monkeypatch) as seen:
+        statistics(rt)
+    # One execution; of all batches the store was asked for batch 3 alone (once: the diff
+    # has its old value), and the work was the old rows' statistics (taken out) and the new
+    # rows' (put in).
+    assert seen == {"executions": 1, "batches": [3], "rows": [400, 150]}
+    assert_from_scratch(rt, 10)
+
+
+def test_an_emptied_and_then_a_deleted_batch_are_followed(bench_data, monkeypatch) -> None:
+    batches, _ = bench_data
+    rt = load_runtime(batches)
+    statistics(rt)
+    inputs.batch.set(rt, 2, (np.empty((0, 10)), np.empty(0)))
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 1600
+    assert seen == {"executions": 1, "batches": [2], "rows": [400, 0]}
+    assert_from_scratch(rt, 10)
+    inputs.batch.delete(rt, 4)
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 1200
+    assert seen == {"executions": 1, "batches": [4], "rows": [400]}
+    assert_from_scratch(rt, 10)
+    inputs.batch.set(rt, 4, batches[4])  # set again: reported as new after MISSING
+    assert_from_scratch(rt, 10)
+    assert statistics(rt)["n"] == 1600
+
+
+def test_a_new_batch_still_reads_only_itself(bench_data, monkeypatch) -> None:
+    batches, _ = bench_data
+    rt = load_runtime(batches[:4])
+    statistics(rt)
+    inputs.batch.set(rt, 5, batches[4])
+    inputs.batch_count.set(rt, 5)
+    with watching(rt, monkeypatch) as seen:
+        statistics(rt)
+    assert seen == {"executions": 1, "batches": [5], "rows": [400]}
+    assert_from_scratch(rt, 10)
+
+
+def test_every_batch_deleted_leaves_no_rows(bench_data) -> None:
+    batches, _ = bench_data
+    rt = load_runtime(batches[:3])
+    statistics(rt)
+    for number in (1, 2, 3):
+        inputs.batch.delete(rt, number)
+    result = statistics(rt)
+    assert result["n"] == 0 and not result["m2"].any() and result["batches"] == 3
+    assert_from_scratch(rt, 10)
+
+
+def test_diabetes_batches_replaced_and_deleted_match_lstsq() -> None:
+    data = load_diabetes()
+    X, y = data.data, data.target
+    parts = np.array_split(np.arange(len(y)), 6)
+    rt = load_runtime([(X[i], y[i]) for i in parts])
+    assert statistics(rt)["n"] == 442
+    assert_from_scratch(rt, 10)
+    inputs.batch.set(rt, 2, (X[parts[1]][::-1] * 1.5, y[parts[1]][::-1]))  # corrected batch
+    assert_from_scratch(rt, 10)
+    inputs.batch.delete(rt, 5)
+    assert_from_scratch(rt, 10)
+    inputs.batch_count.set(rt, 4)  # batch 6 falls out of the count
+    assert_from_scratch(rt, 10)
+    assert statistics(rt)["n"] == sum(len(parts[k]) for k in range(4))
+
+
+OPERATIONS = st.lists(
+    st.tuples(st.sampled_from(["replace", "empty", "delete", "append", "count"]), st.integers(1, 8), st.integers(1, 30)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(operations=OPERATIONS, seed=st.integers(0, 2**32 - 1))
+def test_random_changes_equal_recomputing(operations, seed) -> None:
+    rng = np.random.default_rng(seed)
+    features = 3
+
+    def rows(count: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.standard_normal((count, features)) * [1.0, 5.0, 0.2] + 3.0
+        return X, X @ [1.0, -2.0, 0.5] + rng.standard_normal(count)
+
+    rt = load_runtime([rows(10), rows(20)])
+    statistics(rt)
+    for kind, number, size in operations:
+        count = inputs.batch_count(rt)
+        if kind == "append":
+            with rt.transaction():
+                inputs.batch.set(rt, count + 1, rows(size))
+                inputs.batch_count.set(rt, count + 1)
+        elif kind == "count":
+            inputs.batch_count.set(rt, min(number, 8))
+        elif kind == "delete":
+            record = rt.read_input(inputs.batch.key((number,)))
+            if record is not None and not record.deleted:
+                inputs.batch.delete(rt, number)
+        else:
+            inputs.batch.set(rt, number, rows(0 if kind == "empty" else size))
+        assert_from_scratch(rt, features)
+
+
+# -- on the database store, a new runtime (a reload) for every step, as the services make them ----------------------
+
+
+@pytest.mark.django_db
+def test_database_store_statistics_follow_replaced_and_deleted_batches(django_user_model, monkeypatch) -> None:
+    from salsaweb.regression import services
+    from salsaweb.regression.runtimes import dataset_runtime
+
+    owner = django_user_model.objects.create_user(username="owner", password="pw")
+    features = ["x0", "x1", "x2"]
+    dataset = services.dataset_create(owner=owner, name="d", features=features, target="y")
+    batches, _ = correlated_batches(5, 200, features=3, seed=5)
+    for X, y in batches:
+        services.batch_create(dataset=dataset, rows=[dict(zip([*features, "y"], row)) for row in np.column_stack([X, y])])
+    assert statistics(dataset_runtime(dataset))["n"] == 1000
+    X, y = batches[1]
+    inputs.batch.set(dataset_runtime(dataset), 2, (X[:50] + 1.0, y[:50] - 2.0))
+    rt = dataset_runtime(dataset)
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 850
+    assert seen == {"executions": 1, "batches": [2], "rows": [200, 50]}
+    assert_from_scratch(dataset_runtime(dataset), 3)
+    inputs.batch.delete(dataset_runtime(dataset), 4)
+    rt = dataset_runtime(dataset)
+    with watching(rt, monkeypatch) as seen:
+        assert statistics(rt)["n"] == 650
+    assert seen == {"executions": 1, "batches": [4], "rows": [200]}
+    assert_from_scratch(dataset_runtime(dataset), 3)
+    run = services.model_train(dataset=dataset, mode="incremental")
+    assert run.rows_total == 650
