@@ -29,7 +29,7 @@ import statistics
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -170,28 +170,24 @@ class Workload:
         self.values[new] = new
         return lambda: None
 
-    def measure(self, scenario: str, restart: bool, repeats: int) -> Measured:
-        """Median time of ``repeats`` updates after one change each, and the queries of one more."""
+    def once(self, scenario: str, restart: bool, repeat: int, count_queries: bool) -> tuple[float, int | None, bool]:
+        """One change and the update after it: seconds, SQL queries (when counted), whether it started from scratch."""
         from django.db import connections
         from django.test.utils import CaptureQueriesContext
 
-        times: list[float] = []
-        queries: int | None = None
+        restore = self.change(scenario, repeat)
+        if restart:
+            self.rt = self.fresh_runtime()
         scratch_before = from_scratch
-        for repeat in range(repeats + (self.alias is not None)):
-            restore = self.change(scenario, repeat)
-            if restart:
-                self.rt = self.fresh_runtime()
-            counting = repeat == repeats
-            capture = CaptureQueriesContext(connections[self.alias]) if counting else nullcontext()
-            with capture:
+        if count_queries:
+            with CaptureQueriesContext(connections[self.alias]) as capture:
                 seconds = self.update()
-            if counting:
-                queries = len(capture)  # type: ignore[arg-type]
-            else:
-                times.append(seconds)
-            restore()
-        return Measured(statistics.median(times), queries, from_scratch > scratch_before)
+            queries: int | None = len(capture)
+        else:
+            seconds, queries = self.update(), None
+        scratch = from_scratch > scratch_before
+        restore()
+        return seconds, queries, scratch
 
 
 @contextmanager
@@ -205,22 +201,39 @@ def step(label: str) -> Iterator[None]:
 
 def bench_store(store: str, alias: str | None, sizes: list[int], repeats: int
                 ) -> tuple[dict[tuple[str, str], dict[int, Measured]], dict[int, tuple[float, float]]]:
-    """Every case of one store at every N; and per N the setup and first-run seconds."""
-    results: dict[tuple[str, str], dict[int, Measured]] = {}
+    """Every case of one store at every N; and per N the setup and first-run seconds.
+
+    The repeats go round the N values in turn, starting at a different one each round, so
+    that neither a change in the machine's load nor going first shows up as a ratio.
+    """
+    works: dict[int, Workload] = {}
     setup: dict[int, tuple[float, float]] = {}
-    modes = ["warm"] if alias is None else ["warm", "restart"]
     for n in sizes:
-        with step(f"{store} N={n:,}"):
-            work = Workload(store, alias, n)
+        with step(f"{store} N={n:,}: setup and first run"):
+            works[n] = work = Workload(store, alias, n)
             filled = work.fill()
             before = from_scratch
             first = work.update()
             if from_scratch != before + 1:
                 raise SystemExit(f"{store}, N={n:,}: the first run of total did not compute from scratch")
             setup[n] = (filled, first)
-            for mode in modes:
-                for scenario in SCENARIOS:
-                    results.setdefault((scenario, mode), {})[n] = work.measure(scenario, mode == "restart", repeats)
+    results: dict[tuple[str, str], dict[int, Measured]] = {}
+    for mode in ["warm"] if alias is None else ["warm", "restart"]:
+        for scenario in SCENARIOS:
+            with step(f"{store} {scenario} {mode}"):
+                restart = mode == "restart"
+                runs: dict[int, list[tuple[float, int | None, bool]]] = {n: [] for n in sizes}
+                for repeat in range(repeats + (alias is not None)):  # the last round counts queries
+                    for n in sizes[repeat % len(sizes):] + sizes[:repeat % len(sizes)]:
+                        runs[n].append(works[n].once(scenario, restart, repeat, repeat == repeats))
+                results[(scenario, mode)] = {
+                    n: Measured(
+                        statistics.median(seconds for seconds, _, _ in runs[n][:repeats]),
+                        runs[n][-1][1],
+                        any(scratch for _, _, scratch in runs[n]),
+                    )
+                    for n in sizes
+                }
     return results, setup
 
 
