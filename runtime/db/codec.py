@@ -2,8 +2,9 @@
 
 Values round-trip bit for bit: None, bool, int (any size), float (NaN payloads aside,
 including inf and -0.0), str, bytes, tuple, list, dict (any encodable keys), numpy arrays of
-any shape and numeric dtype (bool, int, uint, float, complex) and numpy scalars, nested.
-Anything else is a ``TypeError`` unless a codec was registered for its exact type with
+any shape and numeric dtype (bool, int, uint, float, complex) and numpy scalars, nested, and
+the engine's ``MISSING`` and ``Change`` (what ``changes(rt)`` returns; the change's input
+function is stored by id and must be declared where it is decoded).  Anything else is a ``TypeError`` unless a codec was registered for its exact type with
 ``register_codec``.  The format is MessagePack with extension types for what it lacks.
 """
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any, Callable
 
 import msgpack
 import numpy as np
+
+from runtime.change import MISSING, Change
+from runtime.function import REGISTRY, InputFunction
 
 _BIGINT, _TUPLE, _NDARRAY, _NPSCALAR, _CUSTOM = 1, 2, 3, 4, 5
 _NUMERIC_KINDS = frozenset("biufc")
@@ -44,6 +48,23 @@ def register_codec(cls: type, name: str, encode: Callable[[Any], Any], decode: C
     codec = Codec(name, cls, encode, decode)
     _BY_TYPE[cls] = codec
     _BY_NAME[name] = codec
+
+
+def _input_function(fn_id: str) -> InputFunction:
+    """The declared input function ``fn_id`` (a stored ``Change`` names its function by id)."""
+    fn = REGISTRY.lookup(fn_id)
+    if not isinstance(fn, InputFunction):
+        raise ValueError(f"stored change names input {fn_id!r}, which is not declared in this process")
+    return fn
+
+
+register_codec(type(MISSING), "runtime.MISSING", lambda _: None, lambda _: MISSING)
+register_codec(
+    Change,
+    "runtime.Change",
+    lambda c: [c.function.id, c.key, c.old, c.new],
+    lambda fields: Change(_input_function(fields[0]), tuple(fields[1]), fields[2], fields[3]),
+)
 
 
 def _default(obj: Any) -> msgpack.ExtType:

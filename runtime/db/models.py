@@ -1,4 +1,5 @@
-"""The memo store's tables: namespaces, the revision log, inputs, memos, their verifications and dependency edges.
+"""The memo store's tables: namespaces, the revision log, inputs and their old versions, memos, their
+verifications and dependency edges.
 
 Rows are keyed within a namespace by ``key_digest``, a SHA-1 of the function id and the
 canonical argument text, so lookups and edges use one short indexed column.  Values are
@@ -72,11 +73,14 @@ class Namespace(models.Model):
 
 
 class RevisionLog(models.Model):
-    """One input change: which input, what happened, which revision it started, and who did it."""
+    """One input change: which input, what happened, at which revision, and who did it.
+
+    A revision has one entry per input a transaction (``Runtime.transaction``) changed in it.
+    """
 
     ACTIONS = [("set", "set"), ("delete", "delete"), ("code", "code changed")]
 
-    # Indexed by the (namespace, revision) constraint, like the other namespace keys below.
+    # Indexed by the (namespace, revision) index, like the other namespace keys below.
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="revision_log", db_index=False)
     revision = models.BigIntegerField()
     function = models.CharField(max_length=300)
@@ -87,7 +91,7 @@ class RevisionLog(models.Model):
 
     class Meta:
         ordering = ["-revision"]
-        constraints = [models.UniqueConstraint(fields=["namespace", "revision"], name="runtime_log_one_per_revision")]
+        indexes = [models.Index(fields=["namespace", "revision"], name="runtime_log_ns_revision")]
 
     def __str__(self) -> str:
         return f"r{self.revision} {self.action} {self.args}"
@@ -110,10 +114,41 @@ class InputValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["namespace", "key_digest"], name="runtime_input_unique_key"),
         ]
-        indexes = [models.Index(fields=["namespace", "function"], name="runtime_input_ns_fn")]
+        indexes = [
+            models.Index(fields=["namespace", "function"], name="runtime_input_ns_fn"),
+            # Serves "which inputs changed since revision r" (DatabaseStorage.inputs_changed_since).
+            models.Index(fields=["namespace", "changed_at"], name="runtime_input_ns_changed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.function}{self.args_key}"
+
+
+class InputVersion(models.Model):
+    """An input's value (or tombstone) as it was before it was overwritten, kept for maintained memos.
+
+    A maintained memo's input edges name the version they read (``MemoDependency.read_at``);
+    when such a version is overwritten it is copied here first, so ``changes`` can still report
+    the old value, in any process and after restarts.  ``memo_gc`` removes the versions no edge
+    names any more.
+    """
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    function = models.CharField(max_length=300)
+    args_key = models.TextField(help_text="Canonical text of the normalized keys.")
+    key_digest = models.CharField(max_length=40)
+    changed_at = models.BigIntegerField(help_text="The revision this version was set (or deleted) at.")
+    value = models.BinaryField(null=True)
+    deleted = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "key_digest", "changed_at"], name="runtime_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function}{self.args_key} @ {self.changed_at}"
 
 
 class MemoQuerySet(QuerySet):
@@ -148,6 +183,10 @@ class Memo(models.Model):
     duration = models.FloatField(help_text="Seconds the last execution took.")
     written_at = models.DateTimeField()
     written_by = models.CharField(max_length=100, default="", help_text="host:pid:flush of the process that wrote it.")
+    maintained = models.BooleanField(
+        default=False, help_text="Its function called changes(): its input edges carry over between executions."
+    )
+    input_count = models.PositiveIntegerField(default=0, help_text="How many inputs a maintained memo depends on.")
 
     objects = MemoQuerySet.as_manager()
 
@@ -196,7 +235,12 @@ class Verification(models.Model):
 
 
 class MemoDependency(models.Model):
-    """One dependency a memo read, at its position in read order."""
+    """One dependency a memo read, at its position in read order (per kind, for a maintained memo).
+
+    A maintained memo's derived dependencies are also packed in ``Memo.deps``; its input
+    dependencies are only here, each with ``read_at``, the ``changed_at`` of the version it
+    last read (null: the input had no value), and are read by key, never loaded whole.
+    """
 
     KINDS = [("input", "input"), ("derived", "derived")]
 
@@ -207,11 +251,16 @@ class MemoDependency(models.Model):
     function = models.CharField(max_length=300)
     args_key = models.TextField()
     key_digest = models.CharField(max_length=40)
+    read_at = models.BigIntegerField(
+        null=True, blank=True, help_text="A maintained memo's input edge: the changed_at of the version it read."
+    )
 
     class Meta:
         ordering = ["memo", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["memo", "position"], name="runtime_edge_unique_position"),
+            models.UniqueConstraint(fields=["memo", "kind", "position"], name="runtime_edge_unique_kind_position"),
+            # Serves a maintained memo's lookups of the inputs it read, and their upsert.
+            models.UniqueConstraint(fields=["memo", "key_digest"], name="runtime_edge_unique_key"),
         ]
         indexes = [models.Index(fields=["namespace", "key_digest"], name="runtime_edge_dependents")]
 

@@ -5,24 +5,27 @@ or when verification is about to walk a memo's dependencies (``prefetch``), all 
 function's rows at once, unless it has more than ``PREFETCH_LIMIT``.  A read by key brings the
 whole row (small values inline, larger ones read when first used); a whole-function load
 brings only what verification needs, and the first use of one of those memos' values reads the
-function's values in one more query.  A read that shows a row changed after R raises
+function's values in one more query.  A maintained memo's input edges are read by key when
+asked (with the version each read, current or archived, and the input's current row, which
+then serves ``get_input``), and the inputs changed since a revision come from one indexed
+query that brings their rows too.  A read that shows a row changed after R raises
 ``StaleSnapshot`` (the engine restarts the call at the newer revision), and a value or detail
 read later is taken only from a row that still holds what was read: every result is
 consistent with one revision.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from runtime.function import REGISTRY
 from runtime.keys import Key
-from runtime.memo import InputRecord, Memo
+from runtime.memo import InputRecord, Memo, Seen
 from runtime.storage.base import StaleSnapshot
 
 from .cache import RowCache
-from .records import FunctionRows, StoredInput, StoredMemo
-from .rows import key_digest
-from .sql import INPUTS, MEMO, MEMO_DETAILS, MEMOS, Database, Table
+from .records import ArchivedInput, FunctionRows, StoredInput, StoredInputDeps, StoredMemo
+from .rows import key_digest, parse_args_text
+from .sql import EDGE, INPUT, INPUT_COLUMNS, INPUTS, MEMO, MEMO_DETAILS, MEMOS, VERSION, Database, Table, chunks, inline
 
 __all__ = ["BULK_AFTER_KEYS", "PREFETCH_LIMIT", "RowReader"]
 
@@ -105,6 +108,65 @@ class RowReader:
         if not found:  # rewritten or removed by another process since it was read
             raise StaleSnapshot()
         return found[0][0]
+
+    def changed_inputs(self, revision: int) -> set[Key]:
+        """The inputs set or deleted after ``revision``, their rows into the cache (StaleSnapshot if after R)."""
+        rows = self.db.run(
+            f"SELECT m.function, m.args_key, {INPUT_COLUMNS} FROM {INPUT} m "
+            "WHERE m.namespace_id = %s AND m.changed_at > %s",
+            [self.namespace_id, revision],
+        )
+        inputs, changed = self.cache.inputs, set()
+        for function, args, *row in rows:
+            if row[2] > self.revision:
+                raise StaleSnapshot()
+            key = (function, parse_args_text(args))
+            changed.add(key)
+            if key not in inputs:
+                inputs[key] = StoredInput(self, row)
+        return changed
+
+    def input_deps(self, deps: StoredInputDeps, keys: Iterable[Key] | None) -> dict[Key, Seen]:
+        """The stored input edges of ``deps`` among ``keys`` (all for None), with the version each read.
+
+        One query per 5,000 keys, which also checks that the memo row still holds the write the
+        edges belong to (else ``StaleSnapshot``) and brings each input's current row: one valid
+        at R goes into the cache, so ``get_input`` of a changed dependency costs no query.
+        """
+        by_digest = None if keys is None else {key_digest(*key): key for key in keys}
+        batches = [None] if by_digest is None else chunks(list(by_digest), 5000)
+        found: dict[Key, Seen] = {}
+        inputs = self.cache.inputs
+        for batch in batches:
+            among = "" if batch is None else f" AND e.key_digest IN ({', '.join(['%s'] * len(batch))})"
+            rows = self.db.run(
+                f"SELECT m.written_by, e.key_digest, e.position, e.read_at, e.function, e.args_key, "
+                f"i.id, i.changed_at, i.deleted, {inline('i')}, a.id, a.deleted, {inline('a')} FROM {MEMO} m "
+                f"LEFT JOIN {EDGE} e ON e.memo_id = m.id AND e.kind = 'input'{among} "
+                f"LEFT JOIN {INPUT} i ON i.namespace_id = m.namespace_id AND i.key_digest = e.key_digest "
+                f"LEFT JOIN {VERSION} a ON a.namespace_id = m.namespace_id AND a.key_digest = e.key_digest "
+                "AND a.changed_at = e.read_at AND a.changed_at <> i.changed_at WHERE m.id = %s",
+                [*(batch or ()), deps.row_id],
+            )
+            if not rows or rows[0][0] != deps.token:  # removed, or rewritten by another process
+                raise StaleSnapshot()
+            for _, digest, position, read_at, function, args, *current in rows:
+                if digest is None:
+                    continue
+                key = (function, parse_args_text(args)) if by_digest is None else by_digest[digest]
+                record: InputRecord | None = None
+                if current[0] is not None:
+                    now = StoredInput(self, (current[0], digest, *current[1:4]))
+                    if now.changed_at <= self.revision and key not in inputs:
+                        inputs[key] = now
+                    if read_at == now.changed_at:
+                        record = now
+                if read_at is not None and record is None:
+                    if current[4] is None:
+                        raise RuntimeError(f"the version of input {key} read at revision {read_at} is not stored")
+                    record = ArchivedInput(self, (current[4], digest, read_at, current[5], current[6]))
+                found[key] = Seen(position, record)
+        return found
 
     def _row(self, table: Table, rows: FunctionRows, key: Key) -> tuple[Any, ...] | None:
         """The row of ``key``: from a whole-function load once that pays, else by key."""

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 __all__ = ["CODE", "EDGE", "INLINE_VALUE_BYTES", "INPUT", "INPUTS", "INPUT_COLUMNS", "LOG", "MAX_PARAMS", "MEMO", "MEMOS",
-           "MEMO_DETAILS", "MEMO_META", "NAMESPACE", "VERIFICATION", "Database", "Table", "chunks"]
+           "MEMO_DETAILS", "MEMO_META", "NAMESPACE", "VERIFICATION", "VERSION", "Database", "Table", "chunks", "inline"]
 
 #: Values up to this many bytes come with the rows a load reads; larger ones on first use.
 INLINE_VALUE_BYTES = 8192
@@ -25,13 +25,21 @@ INLINE_VALUE_BYTES = 8192
 MAX_PARAMS = 30000
 MEMO, EDGE, INPUT = "runtime_memo", "runtime_memodependency", "runtime_inputvalue"
 NAMESPACE, CODE, VERIFICATION = "runtime_namespace", "runtime_functioncode", "runtime_verification"
-LOG = "runtime_revisionlog"
-_INLINE = f"CASE WHEN length(m.value) <= {INLINE_VALUE_BYTES} THEN m.value END"
-#: What verification needs of a memo (``verified_at`` is the later of its execution and re-verification).
-MEMO_META = "m.id, m.key_digest, m.changed_at, COALESCE(v.verified_at, m.executed_at), m.code_version, m.deps"
+LOG, VERSION = "runtime_revisionlog", "runtime_inputversion"
+
+
+def inline(alias: str) -> str:
+    """The value column of the table ``alias`` when it is small enough to come with the row, else NULL."""
+    return f"CASE WHEN length({alias}.value) <= {INLINE_VALUE_BYTES} THEN {alias}.value END"
+
+
+#: What verification needs of a memo (``verified_at`` is the later of its execution and re-verification), and
+#: for a maintained one the flush token its input edges belong to (NULL for others) and how many there are.
+MEMO_META = ("m.id, m.key_digest, m.changed_at, COALESCE(v.verified_at, m.executed_at), m.code_version, m.deps, "
+             "CASE WHEN m.maintained THEN m.written_by END, m.input_count")
 #: What only using a memo needs: its value digest, execution time and (when small) value.
-MEMO_DETAILS = f"m.value_digest, m.duration, {_INLINE}"
-INPUT_COLUMNS = f"m.id, m.key_digest, m.changed_at, m.deleted, {_INLINE}"
+MEMO_DETAILS = f"m.value_digest, m.duration, {inline('m')}"
+INPUT_COLUMNS = f"m.id, m.key_digest, m.changed_at, m.deleted, {inline('m')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,16 @@ revisions that (by the revision log) only changed inputs: those inputs are read 
 Anything that deletes memos bumps the namespace's epoch and makes it read everything again.
 New and re-verified memos are buffered and written when the outermost unit of work ends, in
 one transaction under the namespace's row lock, with multi-row statements; a re-verification
-writes only a narrow ``Verification`` row.
+writes only a narrow ``Verification`` row.  A write unit of work (one input change, or a
+``Runtime.transaction`` of several at one revision) is one database transaction: an exception
+inside rolls it back and puts the revision back, and what was cached is read again.
+
+Maintained memos (``runtime.maintain``): the inputs changed since a revision come from an index
+on ``InputValue(namespace, changed_at)`` (``inputs_changed_since``, whose rows then serve
+``get_input``), and a memo's input dependencies (``records.StoredInputDeps``) are edge rows read
+by key when asked, written as the changes an execution saw, never loaded or rewritten whole.
+An input version such an edge names is archived when overwritten, so its old value stays
+available (``InputVersion``) until ``memo_gc`` finds no edge naming it.
 
 Other processes may move the namespace on meanwhile: a read that shows a change after ``R``
 raises ``StaleSnapshot`` and the engine restarts the call at the newer revision; a write
@@ -30,16 +39,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Collection
 
 from django.db import IntegrityError
 
 from runtime.keys import Key
-from runtime.memo import InputRecord, Memo
+from runtime.memo import InputDeps, InputRecord, Memo
 from runtime.storage.base import Storage, StoreStats
 
 from .reads import RowReader
-from .records import StoredMemo
+from .records import StoredInputDeps, StoredMemo
 from .rows import value_digest
 from .sql import CODE, NAMESPACE, Database
 from .writes import MemoWriter, record_code, write_input
@@ -70,6 +79,8 @@ class DatabaseStorage(Storage):
         self._writes = MemoWriter(self._db)
         self._depth = 0
         self._write = False
+        # inputs_changed_since's answers at the unit of work's revision, by the revision asked about.
+        self._changed_since: dict[int, Collection[Key]] = {}
         self.get_memo = self._cache.memos.__getitem__  # type: ignore[method-assign]  # a hit is a C call
 
     # -- unit of work -------------------------------------------------------------------
@@ -87,11 +98,13 @@ class DatabaseStorage(Storage):
                 self._depth -= 1
             return
         self._depth, self._write = 1, write
+        revision = self.revision
         try:
             if write:
                 outermost = not self._db.in_transaction()
                 with self._db.atomic():
                     self._begin(lock=True)
+                    revision = self.revision
                     yield
                 # Committed under the lock, from the revision the cache is at: the cache holds the
                 # change.  Inside a caller's transaction it may still roll back: read again then.
@@ -107,6 +120,8 @@ class DatabaseStorage(Storage):
                     self._flush()
         except BaseException:
             self._cache.distrust()  # what was read or cached may not have been written
+            if write:
+                self.revision = self._reads.revision = revision  # rolled back
             raise
         finally:
             self._depth, self._write = 0, False
@@ -145,6 +160,7 @@ class DatabaseStorage(Storage):
             raise NamespaceDeleted(f"namespace {self.namespace!r} is marked deleted")
         reads.namespace_id = namespace_id
         self.revision = reads.revision = revision
+        self._changed_since.clear()
         self._cache.follow(namespace_id, revision, epoch)
         reads.codes = {function: code for *_, function, code in rows if function is not None}
 
@@ -179,8 +195,17 @@ class DatabaseStorage(Storage):
 
     def put_memo(self, key: Key, memo: Memo) -> None:
         """Encode now (so an unstorable value fails the call); write when the unit of work ends."""
-        self._writes.add(key, memo, self._reads.codes)
+        try:
+            self._writes.add(key, memo, self._reads.codes)
+        except TypeError:
+            if isinstance(memo.inputs, StoredInputDeps):
+                memo.inputs.discard()  # the previous memo, which holds it too, stays as it was
+            raise
         self._cache.memos[key] = memo
+
+    def new_input_deps(self) -> InputDeps:
+        """Input dependencies held in memory until the memo holding them is written, then read by key."""
+        return StoredInputDeps(self._reads)
 
     def mark_verified(self, key: Key, memo: Memo) -> None:
         """Raise the memo to ``revision`` now; its row follows when the unit of work ends."""
@@ -205,6 +230,18 @@ class DatabaseStorage(Storage):
             return record  # type: ignore[return-value]
         return self._reads.input(key)
 
+    def inputs_changed_since(self, revision: int) -> Collection[Key]:
+        """The inputs set or deleted after ``revision``: one indexed query, whose rows then serve ``get_input``.
+
+        Raises StaleSnapshot if one changed after this unit of work's revision.
+        """
+        if revision >= self.revision:
+            return ()
+        changed = self._changed_since.get(revision)
+        if changed is None:
+            changed = self._changed_since[revision] = self._reads.changed_inputs(revision)
+        return changed
+
     def new_revision(self, changed: Key) -> int:
         """Bump the namespace's revision (inside the write unit of work's transaction)."""
         self.revision = self._reads.revision = self.revision + 1
@@ -215,6 +252,7 @@ class DatabaseStorage(Storage):
         """Write the input row and its revision-log entry."""
         write_input(self._db, self._reads.namespace_id, key, record)  # type: ignore[arg-type]
         self._cache.inputs[key] = record
+        self._changed_since.clear()
 
     # -- writing memos ------------------------------------------------------------------
 
@@ -224,13 +262,16 @@ class DatabaseStorage(Storage):
         if not writes.pending:
             return
         with self._db.atomic():
-            if not writes.lock_namespace(namespace_id):  # type: ignore[arg-type]
+            current = writes.lock_namespace(namespace_id)  # type: ignore[arg-type]
+            if current is None:
                 writes.clear()
                 self._cache.distrust()
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
-            written = writes.write(namespace_id, self.revision, self._reads.codes)  # type: ignore[arg-type]
+            token, written = writes.write(namespace_id, self.revision, current, self._reads.codes)  # type: ignore[arg-type]
         # The memos written become stored memos; for a call whose row another process wrote, forget what was read.
         for key, memo, row_id, digest in written:
+            if row_id is not None and isinstance(memo.inputs, StoredInputDeps):
+                memo.inputs.stored(row_id, token)
             self._cache.remember_written(key, memo, row_id, digest)
         writes.clear()
 
