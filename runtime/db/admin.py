@@ -237,7 +237,7 @@ class MemoAdmin(ReadOnlyAdmin):
     """Memo entries: filter, search by call prefix, inspect value and dependencies, invalidate."""
 
     list_display = ("label", "namespace", "function", "preview", "changed_at", "verified_at", "code_version",
-                    "execution_time", "written_at")
+                    "execution_time", "maintained", "written_at")
     list_select_related = ("namespace",)
     list_filter = ("namespace", FunctionFilter, CodeVersionFilter, ChangedAtFilter)
     sortable_by = ("changed_at",)
@@ -249,7 +249,7 @@ class MemoAdmin(ReadOnlyAdmin):
         ("Value", {"fields": ("value_preview", "value_digest")}),
         ("Revisions", {"fields": ("changed_at", "executed_at", "verified_at", "namespace_revision")}),
         ("Execution", {"fields": ("code_version", "execution_time", "written_at")}),
-        ("Dependencies", {"fields": ("dependencies_in_order", "dependents")}),
+        ("Dependencies", {"fields": ("maintained", "input_count", "dependencies_in_order", "dependents")}),
     )
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 
@@ -313,10 +313,16 @@ class MemoAdmin(ReadOnlyAdmin):
 
     @admin.display(description="dependencies (in read order)")
     def dependencies_in_order(self, obj: Memo) -> str:
-        """What the memo read, in order: derived calls link to their memo, inputs to their input row."""
+        """What the memo read, in order: derived calls link to their memo, inputs to their input row.
+
+        A maintained memo numbers its derived and input dependencies apart (it may have many
+        inputs): its derived calls come first, then the first inputs it read, through the
+        (memo, kind, position) index; at most ``LINKS_SHOWN`` either way.
+        """
+        order = ("kind", "position") if obj.maintained else ("position",)
         edges = list(
             MemoDependency.objects.filter(memo_id=obj.pk)
-            .order_by("position")
+            .order_by(*order)
             .values_list("position", "kind", "function", "args_key", "key_digest")[: LINKS_SHOWN + 1]
         )
         if not edges:

@@ -4,8 +4,9 @@ Values round-trip bit for bit: None, bool, int (any size), float (NaN payloads a
 including inf and -0.0), str, bytes, tuple, list, dict (any encodable keys), numpy arrays of
 any shape and numeric dtype (bool, int, uint, float, complex) and numpy scalars, nested, and
 the engine's ``MISSING`` and ``Change`` (what ``changes(rt)`` returns; the change's input
-function is stored by id and must be declared where it is decoded).  Anything else is a ``TypeError`` unless a codec was registered for its exact type with
-``register_codec``.  The format is MessagePack with extension types for what it lacks.
+function is stored by id and must be declared where it is decoded).  Anything else is a
+``TypeError`` unless a codec was registered for its exact type with ``register_codec``.  The
+format is MessagePack with extension types for what it lacks.
 """
 from __future__ import annotations
 

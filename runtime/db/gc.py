@@ -7,6 +7,11 @@ inputs, so a batch never interleaves with a worker's write.  Removing memos is a
 missing memo re-executes on next use, and from the next revision on the memos that read it
 re-verify, find it missing and re-execute too.  A batch deletes edges and verification rows
 first, then the memos by id.
+
+Old input versions (``InputVersion``) are kept while a maintained memo's input edge names
+them (``read_at``) and removed once none does (after that memo re-executed, or was removed
+here): every run with ``delete`` removes those, after the memo rules.  A flush that would
+name a version removed meanwhile sees it missing under the same lock and stores nothing.
 """
 from __future__ import annotations
 
@@ -15,12 +20,21 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from django.db import connections, transaction
-from django.db.models import Count, F, Model, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Length
 
 from runtime.function import REGISTRY, DerivedFunction, InputFunction
 
-from .models import FunctionCode, InputValue, Memo, MemoDependency, Namespace, RevisionLog, Verification
+from .models import (
+    FunctionCode,
+    InputValue,
+    InputVersion,
+    Memo,
+    MemoDependency,
+    Namespace,
+    RevisionLog,
+    Verification,
+)
 from .selectors import function_code_versions
 
 Declared = Union[DerivedFunction, InputFunction]
@@ -52,6 +66,7 @@ class Removal:
     edges: int = 0
     inputs: int = 0
     log: int = 0
+    versions: int = 0
 
 
 @dataclass
@@ -65,13 +80,14 @@ class GcResult:
 # -- locking and batched deletion ---------------------------------------------------------
 
 
-def _lock_namespace(namespace_id: int, using: str) -> bool:
-    """Take the namespace's row lock (inside a transaction) and bump its epoch, since memos
-    are about to go: processes then drop what they cached.  False if the namespace is gone."""
+def _lock_namespace(namespace_id: int, using: str, memos_go: bool = True) -> bool:
+    """Take the namespace's row lock (inside a transaction) and, when memos are about to go, bump
+    its epoch: processes then drop what they cached.  False if the namespace is gone."""
     rows = Namespace.objects.using(using).select_for_update().filter(id=namespace_id)
     if not list(rows.values_list("id", flat=True)):
         return False
-    rows.update(epoch=F("epoch") + 1)
+    if memos_go:
+        rows.update(epoch=F("epoch") + 1)
     return True
 
 
@@ -117,10 +133,32 @@ def _count_memos(namespace_id: int, condition: Q, using: str) -> tuple[int, int]
     return memos.count(), edges.count()
 
 
-def _drop_namespace(namespace_id: int, batch_size: int, using: str) -> tuple[int, int, int, int]:
-    """Delete a namespace's edges, memos, inputs and log in batches, then its row; return the four counts."""
+def _unreferenced_versions(namespace_id: int, using: str) -> QuerySet:
+    """The namespace's old input versions that no memo's input edge names (by key and ``read_at``)."""
+    naming = MemoDependency.objects.using(using).filter(
+        namespace_id=OuterRef("namespace_id"), key_digest=OuterRef("key_digest"), read_at=OuterRef("changed_at")
+    )
+    return InputVersion.objects.using(using).filter(namespace_id=namespace_id).exclude(Exists(naming))
+
+
+def _delete_versions(namespace_id: int, batch_size: int, using: str) -> int:
+    """Delete the old input versions no edge names, in locked batches (no memo goes: the epoch stays)."""
+    deleted = 0
+    while True:
+        with transaction.atomic(using=using):
+            if not _lock_namespace(namespace_id, using, memos_go=False):
+                return deleted
+            ids = list(_unreferenced_versions(namespace_id, using).values_list("id", flat=True)[:batch_size])
+            if ids:
+                deleted += _delete_ids(InputVersion, "id", ids, using)
+        if len(ids) < batch_size:
+            return deleted
+
+
+def _drop_namespace(namespace_id: int, batch_size: int, using: str) -> tuple[int, int, int, int, int]:
+    """Delete a namespace's edges, memos, inputs, old versions and log in batches, then its row; return the counts."""
     removed: dict[type[Model], int] = dict.fromkeys(
-        (MemoDependency, Memo, InputValue, RevisionLog, FunctionCode), 0
+        (MemoDependency, Memo, InputValue, InputVersion, RevisionLog, FunctionCode), 0
     )
     while True:
         with transaction.atomic(using=using):
@@ -139,7 +177,8 @@ def _drop_namespace(namespace_id: int, batch_size: int, using: str) -> tuple[int
             else:
                 _delete_ids(Namespace, "id", [namespace_id], using)
                 break
-    return removed[Memo], removed[MemoDependency], removed[InputValue], removed[RevisionLog]
+    return (removed[Memo], removed[MemoDependency], removed[InputValue], removed[RevisionLog],
+            removed[InputVersion])
 
 
 def _with_dependents(namespace_id: int, ids: list[int], using: str) -> list[int]:
@@ -210,7 +249,7 @@ def store_report(namespace: str | None = None, using: str = "default") -> list[S
         .order_by()
     }
     rows = []
-    for kind, model in (("derived", Memo), ("input", InputValue)):
+    for kind, model in (("derived", Memo), ("input", InputValue), ("old input", InputVersion)):
         grouped = (
             model.objects.using(using)
             .filter(namespace_id__in=names)
@@ -296,8 +335,9 @@ def collect_garbage(
 
     Namespaces marked deleted go entirely.  In the others: with ``stale_code``, memos of
     functions that are gone or of code versions that are not current; with
-    ``unverified_before``, memos not verified since that revision.  Rules may overlap, so
-    dry-run counts can add up to more than a real run removes.
+    ``unverified_before``, memos not verified since that revision; then always the old input
+    versions no memo's edge names any more.  Rules may overlap, so dry-run counts can add up to
+    more than a real run removes (and a dry run does not count versions the memo rules would free).
     """
     result = GcResult()
     namespaces = Namespace.objects.using(using).order_by("name")
@@ -309,13 +349,16 @@ def collect_garbage(
             live.append((ns_id, name))
             continue
         if delete:
-            memos, edges, inputs, log = _drop_namespace(ns_id, batch_size, using)
+            memos, edges, inputs, log, versions = _drop_namespace(ns_id, batch_size, using)
         else:
             memos = Memo.objects.using(using).filter(namespace_id=ns_id).count()
             edges = MemoDependency.objects.using(using).filter(namespace_id=ns_id).count()
             inputs = InputValue.objects.using(using).filter(namespace_id=ns_id).count()
             log = RevisionLog.objects.using(using).filter(namespace_id=ns_id).count()
-        result.removals.append(Removal(name, "deleted namespace", "everything", memos, edges, inputs, log))
+            versions = InputVersion.objects.using(using).filter(namespace_id=ns_id).count()
+        result.removals.append(
+            Removal(name, "deleted namespace", "everything", memos, edges, inputs, log, versions)
+        )
     rules: list[tuple[str, str, Q]] = []
     if stale_code:
         rules += [("stale code", detail, condition) for detail, condition in _stale_conditions(result, using)]
@@ -332,4 +375,10 @@ def collect_garbage(
                 memos, edges = _count_memos(ns_id, condition, using)
             if memos:
                 result.removals.append(Removal(name, rule, detail, memos, edges))
+        if delete:
+            versions = _delete_versions(ns_id, batch_size, using)
+        else:
+            versions = _unreferenced_versions(ns_id, using).count()
+        if versions:
+            result.removals.append(Removal(name, "old input values", "named by no memo's edge", versions=versions))
     return result

@@ -220,10 +220,11 @@ class StoredInputDeps(InputDeps):
 
     def saw(self, reads: Mapping[Key, InputRecord | None]) -> None:
         """Buffer the records read: known keys keep their position, new ones go last (one read to tell which)."""
-        pending, known = self.pending, self._known
-        unread = [key for key in reads if key not in pending and key not in known]
-        if unread and not self._complete:
-            self._read([key for key in unread if key not in self._absent])
+        pending, known, absent = self.pending, self._known, self._absent
+        if not self._complete:
+            unread = [key for key in reads if key not in pending and key not in known and key not in absent]
+            if unread:
+                self._read(unread)
         for key, record in reads.items():
             old = pending.get(key) or known.get(key)
             if old is None:

@@ -16,8 +16,9 @@ from typing import Any
 from django.db import connections, transaction
 from django.utils import timezone
 
-__all__ = ["CODE", "EDGE", "INLINE_VALUE_BYTES", "INPUT", "INPUTS", "INPUT_COLUMNS", "LOG", "MAX_PARAMS", "MEMO", "MEMOS",
-           "MEMO_DETAILS", "MEMO_META", "NAMESPACE", "VERIFICATION", "VERSION", "Database", "Table", "chunks", "inline"]
+__all__ = ["CODE", "EDGE", "INLINE_VALUE_BYTES", "INPUT", "INPUTS", "INPUT_COLUMNS", "LOG", "MAX_PARAMS", "MEMO",
+           "MEMOS", "MEMO_DETAILS", "MEMO_META", "NAMESPACE", "VERIFICATION", "VERSION", "Database", "Table", "chunks",
+           "inline"]
 
 #: Values up to this many bytes come with the rows a load reads; larger ones on first use.
 INLINE_VALUE_BYTES = 8192

@@ -267,7 +267,9 @@ class DatabaseStorage(Storage):
                 writes.clear()
                 self._cache.distrust()
                 raise NamespaceDeleted(f"namespace {self.namespace!r} was deleted; its results are not stored")
-            token, written = writes.write(namespace_id, self.revision, current, self._reads.codes)  # type: ignore[arg-type]
+            token, written = writes.write(
+                namespace_id, self.revision, current, self._reads.codes  # type: ignore[arg-type]
+            )
         # The memos written become stored memos; for a call whose row another process wrote, forget what was read.
         for key, memo, row_id, digest in written:
             if row_id is not None and isinstance(memo.inputs, StoredInputDeps):

@@ -39,8 +39,8 @@ __all__ = ["PROCESS", "MemoWriter", "record_code", "upsert_codes", "write_input"
 #: Who writes: recorded with each memo row and revision-log entry.
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 _MEMO_COLUMNS = ("namespace_id", "function", "args_key", "label", "key_digest", "value", "value_digest", "preview",
-                 "deps", "changed_at", "executed_at", "code_version", "duration", "written_at", "written_by", "maintained",
-                 "input_count")
+                 "deps", "changed_at", "executed_at", "code_version", "duration", "written_at", "written_by",
+                 "maintained", "input_count")
 _EDGE_COLUMNS = ("memo_id", "namespace_id", "position", "kind", "function", "args_key", "key_digest", "read_at")
 #: Edges are upserted: a maintained memo's carried-over input edges get the version read now.
 _EDGE_UPSERT = " ON CONFLICT (memo_id, key_digest) DO UPDATE SET read_at = excluded.read_at"
@@ -91,16 +91,17 @@ def write_input(db: Database, namespace_id: int, key: Key, record: InputRecord) 
         text = preview(record.value)
     digest, now = key_digest(function, key_args), db.now()
     db.run(
-        f"INSERT INTO {VERSION} (namespace_id, function, args_key, key_digest, changed_at, value, deleted, archived_at) "
-        f"SELECT i.namespace_id, i.function, i.args_key, i.key_digest, i.changed_at, i.value, i.deleted, %s "
-        f"FROM {INPUT} i WHERE i.namespace_id = %s AND i.key_digest = %s AND EXISTS (SELECT 1 FROM {EDGE} e "
+        f"INSERT INTO {VERSION} (namespace_id, function, args_key, key_digest, changed_at, value, deleted, "
+        "archived_at) SELECT i.namespace_id, i.function, i.args_key, i.key_digest, i.changed_at, i.value, "
+        f"i.deleted, %s FROM {INPUT} i WHERE i.namespace_id = %s AND i.key_digest = %s AND EXISTS (SELECT 1 FROM {EDGE} e "
         "WHERE e.namespace_id = i.namespace_id AND e.key_digest = i.key_digest AND e.read_at = i.changed_at) "
         "ON CONFLICT DO NOTHING",
         [now, namespace_id, digest],
     )
     db.insert(
         INPUT,
-        ("namespace_id", "function", "args_key", "key_digest", "value", "preview", "changed_at", "deleted", "updated_at"),
+        ("namespace_id", "function", "args_key", "key_digest", "value", "preview", "changed_at", "deleted",
+         "updated_at"),
         [(namespace_id, function, args_text(key_args), digest, blob, text, record.changed_at, record.deleted, now)],
         " ON CONFLICT (namespace_id, key_digest) DO UPDATE SET value = excluded.value, preview = excluded.preview, "
         "changed_at = excluded.changed_at, deleted = excluded.deleted, updated_at = excluded.updated_at",
@@ -287,9 +288,12 @@ class MemoWriter:
         """
         reads = []
         for key, (memo, _, _) in self.new.items():
-            if isinstance(memo.inputs, StoredInputDeps):
-                entries = memo.inputs.pending.items() if memo.inputs.row_id is not None else memo.inputs.entries()
-                reads += [(key_digest(*dep), seen.record.changed_at, key) for dep, seen in entries if seen.record]
+            inputs = memo.inputs
+            if isinstance(inputs, StoredInputDeps):
+                entries = inputs.pending.items() if inputs.row_id is not None else inputs.entries()
+                reads += [
+                    (key_digest(*dep), record.changed_at, key) for dep, (_, record) in entries if record is not None
+                ]
         by_read: dict[tuple[str, int], list[Key]] = {}
         for digest, read_at, key in reads:
             by_read.setdefault((digest, read_at), []).append(key)

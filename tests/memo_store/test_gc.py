@@ -83,10 +83,10 @@ def test_deleted_namespace_is_removed_entirely():
     with pytest.raises(NamespaceDeleted):
         plus_one(rt, 0)
     dry = _gc()
-    assert re.search(r"^gone\s+deleted namespace\s+everything\s+10\s+10\s+5\s+5$", dry, re.M)
+    assert re.search(r"^gone\s+deleted namespace\s+everything\s+10\s+10\s+5\s+5\s+0$", dry, re.M)
     assert Namespace.objects.filter(name="gone").exists()
     out = _gc("--delete")
-    assert re.search(r"^gone\s+deleted namespace\s+everything\s+10\s+10\s+5\s+5$", out, re.M)
+    assert re.search(r"^gone\s+deleted namespace\s+everything\s+10\s+10\s+5\s+5\s+0$", out, re.M)
     assert not Namespace.objects.filter(name="gone").exists()
     ns_ids = Namespace.objects.values_list("id", flat=True)
     for model in (Memo, MemoDependency, InputValue, RevisionLog):
@@ -101,7 +101,7 @@ def test_unverified_before_removes_memos_not_verified_since_that_revision():
     cell.set(rt, 0, 10.0)  # revision 6
     assert plus_one(rt, 0) == 21.0 and plus_one(rt, 1) == 3.0  # verified at 6; the others stay at 5
     out = _gc("--unverified-before", "6", "--delete")
-    assert re.search(r"^ns\s+unverified\s+verified before revision 6\s+6\s+6\s+0\s+0$", out, re.M)
+    assert re.search(r"^ns\s+unverified\s+verified before revision 6\s+6\s+6\s+0\s+0\s+0$", out, re.M)
     assert _memos("ns") == ["double(rt, 0)", "double(rt, 1)", "plus_one(rt, 0)", "plus_one(rt, 1)"]
     log.clear()
     assert [plus_one(rt, i) for i in range(5)] == [21.0, 3.0, 5.0, 7.0, 9.0]

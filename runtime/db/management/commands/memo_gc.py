@@ -28,8 +28,9 @@ class Command(BaseCommand):
     help = (
         "Report the memo store's size per namespace and function and what garbage collection would remove: "
         "namespaces marked deleted, and with --stale-code / --unverified-before, memos of code that no longer "
-        "exists or not verified since a revision. Only --delete removes anything, in batches that each hold "
-        "the namespace's lock, so it is safe while workers run; removed memos re-execute on next use."
+        "exists or not verified since a revision, and old input values no maintained memo names. Only --delete "
+        "removes anything, in batches that each hold the namespace's lock, so it is safe while workers run; "
+        "removed memos re-execute on next use."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -89,8 +90,11 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write("Removed" if deleted else "Would remove (dry run; pass --delete to remove)")
         if result.removals:
-            body = [[r.namespace, r.rule, r.detail, r.memos, r.edges, r.inputs, r.log] for r in result.removals]
-            self.stdout.write(_table(["namespace", "rule", "detail", "memos", "edges", "inputs", "log"], body))
+            body = [[r.namespace, r.rule, r.detail, r.memos, r.edges, r.inputs, r.log, r.versions]
+                    for r in result.removals]
+            self.stdout.write(
+                _table(["namespace", "rule", "detail", "memos", "edges", "inputs", "log", "old values"], body)
+            )
         else:
             self.stdout.write("  nothing")
         for skipped in result.skipped:
