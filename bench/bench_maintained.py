@@ -36,8 +36,7 @@ from typing import Any
 
 from databases import setup_databases
 
-from runtime import MISSING, Runtime, changes, declare_input, derived, previous_output
-from runtime.errors import MissingInputError
+from runtime import MISSING, MissingInputError, Runtime, changes, declare_input, derived, previous_output
 from runtime.storage import MemoryStorage
 
 STORES = ("memory", "sqlite", "postgres")
@@ -51,12 +50,12 @@ from_scratch = 0
 
 
 @declare_input
-def item(rt, k: int) -> int:
+def item(rt: Runtime, k: int) -> int:
     """One summed value."""
 
 
 @declare_input
-def count(rt) -> int:
+def count(rt: Runtime) -> int:
     """How many items there are: keys 1..count (it only grows here)."""
 
 
@@ -74,7 +73,7 @@ def number(value: Any) -> int:
 
 
 @derived
-def total(rt) -> int:
+def total(rt: Runtime) -> int:
     """The sum of the items: from scratch on the first run, afterwards from the reported changes."""
     global from_scratch
     prev, delta = previous_output(rt), changes(rt)
