@@ -138,14 +138,17 @@ class RowReader:
         found: dict[Key, Seen] = {}
         inputs = self.cache.inputs
         for batch in batches:
-            among = "" if batch is None else f" AND e.key_digest IN ({', '.join(['%s'] * len(batch))})"
+            # By key through the (memo, key_digest) index alone (input keys have no derived edges), so the
+            # planner never picks the (memo, kind, position) index and filters a memo's every edge.
+            among = (" AND e.kind = 'input'" if batch is None
+                     else f" AND e.key_digest IN ({', '.join(['%s'] * len(batch))})")
             rows = self.db.run(
                 f"SELECT m.written_by, e.key_digest, e.position, e.read_at, e.function, e.args_key, "
                 f"i.id, i.changed_at, i.deleted, {inline('i')}, a.id, a.deleted, {inline('a')} FROM {MEMO} m "
-                f"LEFT JOIN {EDGE} e ON e.memo_id = m.id AND e.kind = 'input'{among} "
+                f"LEFT JOIN {EDGE} e ON e.memo_id = m.id{among} "
                 f"LEFT JOIN {INPUT} i ON i.namespace_id = m.namespace_id AND i.key_digest = e.key_digest "
                 f"LEFT JOIN {VERSION} a ON a.namespace_id = m.namespace_id AND a.key_digest = e.key_digest "
-                "AND a.changed_at = e.read_at AND a.changed_at <> i.changed_at WHERE m.id = %s",
+                "AND a.changed_at = e.read_at WHERE m.id = %s",
                 [*(batch or ()), deps.row_id],
             )
             if not rows or rows[0][0] != deps.token:  # removed, or rewritten by another process
