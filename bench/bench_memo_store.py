@@ -22,48 +22,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
-import tempfile
-from pathlib import Path
 from time import perf_counter
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from databases import setup_databases
+
 CHAIN = 1000
 _names = itertools.count()
-
-
-def _setup(postgres: str | None) -> list[str]:
-    """Configure Django on a temporary SQLite file (and PostgreSQL); return the aliases to bench."""
-    sqlite_path = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-    os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.base")
-    import django
-    from django.conf import settings
-
-    from salsaweb.env import database_config
-
-    aliases = ["default"]
-    if postgres:
-        import psycopg
-
-        name = postgres.rsplit("/", 1)[1]
-        try:
-            with psycopg.connect(postgres.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            settings.DATABASES["postgres"] = database_config(postgres, conn_max_age=0)
-            aliases.append("postgres")
-        except psycopg.Error as exc:
-            print(f"PostgreSQL not benchmarked: {exc}".strip())
-    django.setup()
-    from django.core.management import call_command
-
-    for alias in aliases:
-        call_command("migrate", database=alias, verbosity=0)
-    return aliases
 
 
 def _best(repeat: int, run: Callable[[], float]) -> float:
@@ -76,7 +42,7 @@ def main() -> int:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/salsaweb_bench")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    aliases = _setup(None if args.no_postgres else args.postgres)
+    aliases = setup_databases(None if args.no_postgres else args.postgres)
 
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
