@@ -13,6 +13,7 @@ store, a Django app, is ``runtime.db``.  The modules, from the vocabulary up:
 - ``events``: ``Counters`` and ``Event``: what the engine did.
 - ``registry``: declared functions by id, and the generation that tells a runtime to re-check code.
 - ``storage/``: the one seam to where state lives (``base.Storage``) and the default in-memory store.
+- ``lock``: ``StoreLock``, a store's re-entrant lock, which raises instead of waiting for a deadlock.
 - ``context``: ``Context``, the runtime state every step uses, and this thread's call stack (``Frame``).
 - ``function``: ``InputFunction`` and ``DerivedFunction``: keys, reads, writes, the memo-hit fast path.
 - ``code``: a changed function's code starts a new revision.

@@ -11,6 +11,9 @@ object (shared by every runtime on that object, since the revision lives in the 
 so a computation always sees one revision and an input change made by another thread
 waits for the computation in progress to finish.  The per-thread call stacks are shared
 the same way, so a write through any runtime on the store is refused inside a computation.
+The lock is a ``StoreLock`` (``runtime.lock``): a thread started by a derived function that
+calls the same runtime while the function waits for it gets a ``RuntimeEngineError`` saying
+so, instead of waiting for good.
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from .events import Counters, Event, Listener
-from .keys import Key
+from .keys import Key, call_label
+from .lock import StoreLock
 from .memo import InputRecord, Memo
 from .storage.base import Storage
 
@@ -75,16 +79,18 @@ class ThreadState(threading.local):
         self.transaction: Transaction | None = None
 
 
-_STORE_STATE: weakref.WeakKeyDictionary[Storage, tuple[threading.RLock, ThreadState]] = weakref.WeakKeyDictionary()
+_STORE_STATE: weakref.WeakKeyDictionary[Storage, tuple[StoreLock, ThreadState]] = weakref.WeakKeyDictionary()
 _STORE_STATE_GUARD = threading.Lock()
 
 
-def _store_state(storage: Storage) -> tuple[threading.RLock, ThreadState]:
+def _store_state(storage: Storage) -> tuple[StoreLock, ThreadState]:
     """The lock and per-thread call stacks of one store object, shared by every runtime made on it."""
     with _STORE_STATE_GUARD:
         state = _STORE_STATE.get(storage)
         if state is None:
-            state = _STORE_STATE[storage] = (threading.RLock(), ThreadState())
+            thread = ThreadState()
+            lock = StoreLock(thread, lambda frame: call_label(frame.key))
+            state = _STORE_STATE[storage] = (lock, thread)
         return state
 
 

@@ -2,20 +2,26 @@
 
 The design: a write from inside a derived function of the same runtime raises
 InputWriteError; a write from another thread waits on the runtime's lock until the
-computation in progress finishes; every result is consistent with one revision.
+computation in progress finishes; every result is consistent with one revision.  A thread
+that a derived function starts and waits for, and that calls the same runtime, gets a
+RuntimeEngineError saying it would deadlock, instead of waiting for good.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
+from concurrent import futures
 from typing import Any, Callable
 
 import pytest
 
-from runtime import InputWriteError, Runtime, declare_input, derived
+from runtime import InputWriteError, Runtime, RuntimeEngineError, declare_input, derived
 from tests.execution_log import assert_log, log
 
 JOIN_SECONDS = 30
+#: How long a test waits for a call that would hang if a deadlock went unnoticed.
+DEADLOCK_SECONDS = 5
 
 
 class Gate:
@@ -43,8 +49,8 @@ def _fresh_gate() -> None:
 class Worker(threading.Thread):
     """A thread that runs ``target`` and keeps its result or exception."""
 
-    def __init__(self, target: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
+    def __init__(self, target: Callable[[], Any], name: str | None = None) -> None:
+        super().__init__(name=name, daemon=True)
         self._target_fn = target
         self.result: Any = None
         self.error: BaseException | None = None
@@ -55,9 +61,9 @@ class Worker(threading.Thread):
         except BaseException as exc:  # re-raised in the test's thread by outcome()
             self.error = exc
 
-    def outcome(self) -> Any:
-        """Join the thread and return its result, re-raising its exception."""
-        self.join(JOIN_SECONDS)
+    def outcome(self, seconds: float = JOIN_SECONDS) -> Any:
+        """Join the thread (for at most ``seconds``) and return its result, re-raising its exception."""
+        self.join(seconds)
         assert not self.is_alive(), "worker thread did not finish"
         if self.error is not None:
             raise self.error
@@ -257,3 +263,211 @@ def test_write_through_a_second_runtime_on_the_same_store_is_refused_inside_a_co
     with pytest.raises(InputWriteError):
         writes_through_other(rt)
     assert x(OTHER[0]) == 1
+
+
+# -- a derived function's own threads calling the same runtime ---------------------------
+
+#: The threads and pools the derived functions below started, for the test to look at afterwards.
+SPAWNED: list[Worker] = []
+POOLS: list[tuple[futures.ThreadPoolExecutor, futures.Future[int]]] = []
+
+
+@pytest.fixture(autouse=True)
+def _nothing_spawned() -> None:
+    SPAWNED.clear()
+    POOLS.clear()
+
+
+def spawn(target: Callable[[], Any], name: str) -> Worker:
+    """Start a ``Worker`` named ``name`` and keep it in ``SPAWNED``."""
+    worker = Worker(target, name)
+    SPAWNED.append(worker)
+    worker.start()
+    return worker
+
+
+@derived
+def plus_x(rt, n: int) -> int:
+    log.add(("plus_x", n))
+    return n + x(rt)
+
+
+@derived
+def joins_its_thread(rt) -> int:
+    log.add("joins_its_thread")
+    child = spawn(lambda: plus_x(rt, 1), "child")
+    child.join()
+    return child.outcome()
+
+
+@derived
+def waits_for_its_pool(rt, how: str) -> int:
+    log.add("waits_for_its_pool")
+    pool = futures.ThreadPoolExecutor(1, thread_name_prefix="pool")
+    try:
+        future = pool.submit(plus_x, rt, 1)
+        POOLS.append((pool, future))
+        if how == "wait":
+            futures.wait([future])
+        return future.result()
+    finally:
+        # Not joining the pool's thread, which the test could not unblock were the deadlock missed.
+        pool.shutdown(wait=False)
+
+
+@derived
+def joins_a_thread_that_joins_its_own(rt) -> int:
+    log.add("joins_a_thread_that_joins_its_own")
+
+    def middle_body() -> int:
+        child = spawn(lambda: plus_x(rt, 1), "child")
+        child.join()
+        return child.outcome()
+
+    middle = spawn(middle_body, "middle")
+    middle.join()
+    return middle.outcome()
+
+
+@derived
+def joins_its_thread_a_while(rt) -> bool:
+    log.add("joins_its_thread_a_while")
+    child = spawn(lambda: plus_x(rt, 1), "child")
+    child.join(0.3)
+    return child.is_alive()
+
+
+@derived
+def joins_a_thread_that_waits_at_the_gate(rt) -> int:
+    log.add("joins_a_thread_that_waits_at_the_gate")
+    spawn(GATE.pass_through, "helper").join()
+    return x(rt)
+
+
+def in_a_thread(target: Callable[[], Any], name: str | None = None) -> Any:
+    """Run ``target`` in a new thread and return its outcome, failing if it hangs."""
+    worker = Worker(target, name)
+    worker.start()
+    return worker.outcome(DEADLOCK_SECONDS)
+
+
+def deadlock(holder: str, call: str, waits: str) -> str:
+    """A regex of the error's start: the last thread ``waits`` names wants the lock ``holder`` holds in ``call``."""
+    waiter = waits.split()[-1]
+    return (
+        f"^deadlock: thread {re.escape(waiter)} waits for the runtime's lock, held by thread '{holder}', "
+        f"which is computing {re.escape(call)} and waits for {re.escape(waits)}; a derived function's threads "
+        "cannot call the same runtime"
+    )
+
+
+def test_thread_that_a_derived_function_joins_gets_a_deadlock_error_when_it_calls_the_runtime(rt):
+    x.set(rt, 10)
+    caller = Worker(lambda: joins_its_thread(rt), "caller")
+    start = time.monotonic()
+    caller.start()
+    with pytest.raises(RuntimeEngineError, match=deadlock("caller", "joins_its_thread(rt)", "thread 'child'")):
+        caller.outcome(DEADLOCK_SECONDS)
+    assert time.monotonic() - start < 1
+    [child] = SPAWNED
+    assert isinstance(child.error, RuntimeEngineError)
+    assert_log(["joins_its_thread"])
+    assert plus_x(rt, 1) == 11
+    assert in_a_thread(lambda: plus_x(rt, 2)) == 12
+
+
+@pytest.mark.parametrize("how", ["result", "wait"])
+def test_pool_thread_whose_future_a_derived_function_waits_for_gets_a_deadlock_error(rt, how):
+    x.set(rt, 10)
+    caller = Worker(lambda: waits_for_its_pool(rt, how), "caller")
+    start = time.monotonic()
+    caller.start()
+    caller.join(DEADLOCK_SECONDS)
+    if caller.is_alive():  # the deadlock went unnoticed: end the wait and the pool, which would keep the process
+        pool, future = POOLS[0]
+        future.set_exception(TimeoutError("the deadlock went unnoticed"))
+        pool.shutdown(wait=True)
+    call = f"waits_for_its_pool(rt, '{how}')"
+    with pytest.raises(RuntimeEngineError, match=deadlock("caller", call, "thread 'pool_0'")):
+        caller.outcome(DEADLOCK_SECONDS)
+    assert time.monotonic() - start < 1
+    assert_log(["waits_for_its_pool"])
+    assert plus_x(rt, 1) == 11
+
+
+def test_deadlock_through_a_chain_of_joined_threads_names_each(rt):
+    x.set(rt, 10)
+    caller = Worker(lambda: joins_a_thread_that_joins_its_own(rt), "caller")
+    caller.start()
+    waits = "thread 'middle', which waits for thread 'child'"
+    with pytest.raises(RuntimeEngineError, match=deadlock("caller", "joins_a_thread_that_joins_its_own(rt)", waits)):
+        caller.outcome(DEADLOCK_SECONDS)
+    assert_log(["joins_a_thread_that_joins_its_own"])
+
+
+def test_thread_joined_inside_a_unit_of_work_gets_a_deadlock_error_when_it_calls_the_runtime(rt):
+    x.set(rt, 10)
+
+    def joins_inside_a_unit_of_work() -> int:
+        with rt.unit_of_work():
+            child = spawn(lambda: plus_x(rt, 1), "child")
+            child.join()
+            return child.outcome()
+
+    caller = Worker(joins_inside_a_unit_of_work, "caller")
+    caller.start()
+    message = "^deadlock: thread 'child' waits for the runtime's lock, held by thread 'caller', which is in a unit of work"
+    with pytest.raises(RuntimeEngineError, match=message):
+        caller.outcome(DEADLOCK_SECONDS)
+
+
+def test_join_with_a_timeout_is_not_a_deadlock_the_thread_waits_and_then_computes(rt):
+    x.set(rt, 10)
+    assert in_a_thread(lambda: joins_its_thread_a_while(rt)) is True
+    [child] = SPAWNED
+    assert child.outcome(DEADLOCK_SECONDS) == 11
+    assert_log(["joins_its_thread_a_while", ("plus_x", 1)])
+
+
+def test_thread_waiting_for_a_slow_computation_is_not_a_deadlock(rt):
+    x.set(rt, 10)
+    slow = Worker(lambda: gated_read(rt))
+    slow.start()
+    assert GATE.entered.wait(JOIN_SECONDS)
+    waiting = Worker(lambda: plus_x(rt, 1))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive(), "the call did not wait for the computation"
+    GATE.release.set()
+    assert slow.outcome() == 10
+    assert waiting.outcome() == 11
+    assert_log(["gated_read", ("plus_x", 1)])
+
+
+def test_computation_joining_a_thread_that_does_not_need_the_lock_is_not_a_deadlock_for_others(rt):
+    x.set(rt, 10)
+    joining = Worker(lambda: joins_a_thread_that_waits_at_the_gate(rt))
+    joining.start()
+    assert GATE.entered.wait(JOIN_SECONDS)
+    waiting = Worker(lambda: plus_x(rt, 1))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive(), "the call did not wait for the computation"
+    GATE.release.set()
+    assert joining.outcome() == 10
+    assert waiting.outcome() == 11
+    assert_log(["joins_a_thread_that_waits_at_the_gate", ("plus_x", 1)])
+
+
+def test_the_thread_holding_the_lock_takes_it_again(rt):
+    def nested() -> tuple[int, int]:
+        x.set(rt, 3)
+        with rt.unit_of_work():
+            with rt.unit_of_work():
+                value = doubled(rt)
+                rt.checkpoint()
+            return value, x(rt)
+
+    assert in_a_thread(nested) == (6, 3)
+    assert in_a_thread(lambda: x.set(rt, 4)) is True
+    assert doubled(rt) == 8
