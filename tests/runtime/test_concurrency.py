@@ -18,24 +18,10 @@ import pytest
 
 from runtime import InputWriteError, Runtime, RuntimeEngineError, declare_input, derived
 from tests.execution_log import assert_log, log
+from tests.runtime.threads import JOIN_SECONDS, Gate, Worker
 
-JOIN_SECONDS = 30
 #: How long a test waits for a call that would hang if a deadlock went unnoticed.
 DEADLOCK_SECONDS = 5
-
-
-class Gate:
-    """Lets a test hold a derived function in the middle of its execution."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def pass_through(self) -> None:
-        """Signal that the body is running, then wait until the test releases it."""
-        self.entered.set()
-        assert self.release.wait(JOIN_SECONDS), "the test never released the gate"
-
 
 GATE = Gate()
 
@@ -44,30 +30,6 @@ GATE = Gate()
 def _fresh_gate() -> None:
     global GATE
     GATE = Gate()
-
-
-class Worker(threading.Thread):
-    """A thread that runs ``target`` and keeps its result or exception."""
-
-    def __init__(self, target: Callable[[], Any], name: str | None = None) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_fn = target
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self._target_fn()
-        except BaseException as exc:  # re-raised in the test's thread by outcome()
-            self.error = exc
-
-    def outcome(self, seconds: float = JOIN_SECONDS) -> Any:
-        """Join the thread (for at most ``seconds``) and return its result, re-raising its exception."""
-        self.join(seconds)
-        assert not self.is_alive(), "worker thread did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 @declare_input

@@ -1,7 +1,6 @@
 """Threads for runtime tests: a ``Worker`` that keeps its result, a ``Gate`` that holds a body mid-execution.
 
-The same shapes as in test_concurrency.py, for the tests of maintained functions and
-transactions that need a second thread.
+Shared by the tests of threads, transactions and maintained functions that need a second thread.
 """
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ class Gate:
 class Worker(threading.Thread):
     """A thread that runs ``target`` and keeps its result or exception."""
 
-    def __init__(self, target: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
+    def __init__(self, target: Callable[[], Any], name: str | None = None) -> None:
+        super().__init__(name=name, daemon=True)
         self._target_fn = target
         self.result: Any = None
         self.error: BaseException | None = None
@@ -41,9 +40,9 @@ class Worker(threading.Thread):
         except BaseException as exc:  # re-raised in the test's thread by outcome()
             self.error = exc
 
-    def outcome(self) -> Any:
-        """Join the thread and return its result, re-raising its exception."""
-        self.join(JOIN_SECONDS)
+    def outcome(self, seconds: float = JOIN_SECONDS) -> Any:
+        """Join the thread (for at most ``seconds``) and return its result, re-raising its exception."""
+        self.join(seconds)
         assert not self.is_alive(), "worker thread did not finish"
         if self.error is not None:
             raise self.error
