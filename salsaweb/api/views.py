@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,6 +56,8 @@ READ_ERRORS: dict[int, OpenApiResponse] = {401: ERROR, 403: ERROR, 404: ERROR}
 WRITE_ERRORS: dict[int, OpenApiResponse] = {**READ_ERRORS, 400: ERROR, 429: ERROR}
 #: Longest batch source name stored (Batch.source).
 SOURCE_MAX_CHARS = 300
+#: Highest batch number the database column holds (Batch.number).
+MAX_BATCH_NUMBER = 2**31 - 1
 
 
 @extend_schema(
@@ -169,29 +171,93 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
     def post(self, request: Request, dataset_id: int) -> Response:
         """Accept the batch through the regression service, then say whether its models are trained yet."""
         dataset = self.get_dataset()
-        content: str | bytes | None = None
-        rows: list[Any] | None = None
-        if request.content_type.startswith("multipart/"):
-            upload_form = BatchFileSerializer(data=request.data)
-            upload_form.is_valid(raise_exception=True)
-            upload = upload_form.validated_data["file"]
-            source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
-            limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
-            if upload.size > limit:
-                raise UploadTooLarge(limit=limit, file=source)
-            content = upload.read()
-        else:
-            body = BatchRowsSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            rows, source = body.validated_data["rows"], JSON_ROWS_SOURCE
+        content, rows, source = batch_body(request)
         try:
             batch, _ = scheduling.batch_accept(dataset=dataset, content=content, rows=rows, source=source)
         except services.DuplicateBatch as duplicate:
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
-        done = selectors.models_cover(dataset=dataset, data_version=batch.number)
-        answer = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
-                  "training": "done" if done else "queued"}
+        done = selectors.models_cover(dataset=dataset, data_version=batch.revision)
+        answer = {**BatchSerializer(batch).data, "training": "done" if done else "queued"}
         return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+
+
+def batch_body(request: Request) -> tuple[str | bytes | None, list[Any] | None, str]:
+    """A batch request's CSV file (multipart ``file``) or JSON ``rows``: ``(content, rows, source)``."""
+    if request.content_type.startswith("multipart/"):
+        upload_form = BatchFileSerializer(data=request.data)
+        upload_form.is_valid(raise_exception=True)
+        upload = upload_form.validated_data["file"]
+        source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
+        limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise UploadTooLarge(limit=limit, file=source)
+        return upload.read(), None, source
+    body = BatchRowsSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return None, body.validated_data["rows"], JSON_ROWS_SOURCE
+
+
+class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
+    """One batch by number: describe it, replace its rows, or delete it (each change is one new data revision)."""
+
+    serializer_class = BatchSerializer
+    parser_classes = [LimitedMultiPartParser, LimitedJSONParser]
+
+    def _missing(self, number: int) -> NotFound:
+        """The 404 for a batch number never given, or deleted."""
+        return NotFound(f"this dataset has no batch #{number} (never added, or deleted)")
+
+    def _number(self, number: int) -> int:
+        """The URL's batch number; beyond what the column holds it names no batch (404, not a database error)."""
+        if number > MAX_BATCH_NUMBER:
+            raise self._missing(number)
+        return number
+
+    @extend_schema(summary="A batch: number, rows, source file, content hash, when added and replaced",
+                   responses={200: BatchSerializer, **READ_ERRORS})
+    def get(self, request: Request, dataset_id: int, number: int) -> Response:
+        """The batch, unless it was deleted (404)."""
+        batch = selectors.batch_get(dataset=self.get_dataset(), number=self._number(number))
+        if batch is None:
+            raise self._missing(number)
+        return Response(BatchSerializer(batch).data)
+
+    @extend_schema(
+        summary="Replace a batch's rows: a CSV file (multipart field `file`) or JSON rows",
+        description=(
+            "Same rules and errors as adding a batch; the batch keeps its number. A rejected replacement "
+            "changes nothing (400, 413; 409 when another batch has the same numbers). Rows equal to the "
+            "batch's own change nothing (200, no new revision). 200 when every mode's model already "
+            "reflects the change, 202 when training is still to come."
+        ),
+        request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
+        responses={200: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, 409: ERROR, 413: ERROR,
+                   **WRITE_ERRORS},
+    )
+    def put(self, request: Request, dataset_id: int, number: int) -> Response:
+        """Replace through the scheduling intake, then say whether the models are trained yet."""
+        dataset = self.get_dataset()
+        content, rows, source = batch_body(request)
+        try:
+            batch, _ = scheduling.batch_resubmit(dataset=dataset, number=self._number(number), content=content,
+                                                 rows=rows, source=source)
+        except Batch.DoesNotExist:
+            raise self._missing(number) from None
+        except services.DuplicateBatch as duplicate:
+            raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
+        done = selectors.models_cover(dataset=dataset, data_version=batch.revision)
+        answer = {**BatchSerializer(batch).data, "training": "done" if done else "queued"}
+        return Response(answer, status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Delete a batch: its rows leave every model; its number is never given again",
+                   responses={204: None, **READ_ERRORS, 429: ERROR})
+    def delete(self, request: Request, dataset_id: int, number: int) -> Response:
+        """Delete through the scheduling intake (a new data revision; retraining queued)."""
+        try:
+            scheduling.batch_withdraw(dataset=self.get_dataset(), number=self._number(number))
+        except Batch.DoesNotExist:
+            raise self._missing(number) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ModelView(DatasetScopedMixin, generics.GenericAPIView):

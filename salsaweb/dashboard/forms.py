@@ -1,4 +1,4 @@
-"""The dashboard's create-dataset form: typed fields; the rules are services.dataset_create's."""
+"""The dashboard's forms: typed fields only; the rules are the regression services'."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,3 +35,9 @@ class DatasetForm(forms.Form):
     def service_arguments(self) -> dict[str, Any]:
         """The cleaned values as ``services.dataset_create`` keywords."""
         return dict(self.cleaned_data)
+
+
+class BatchReplaceForm(forms.Form):
+    """A CSV file whose rows replace a batch's (same rules as an upload)."""
+
+    file = forms.FileField(allow_empty_file=True)

@@ -6,14 +6,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from salsaweb.regression import selectors, services
+from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression.models import Batch, Dataset
+from salsaweb.regression.parsing import BatchError
 
-from .forms import DatasetForm
+from .forms import BatchReplaceForm, DatasetForm
 
 #: Datasets per page of the list.
 DATASETS_PER_PAGE = 50
@@ -44,7 +46,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A dataset's page: upload, models, prediction and charts (filled in by dashboard.js from the API)."""
+    """A dataset's page: its batches, upload, models, prediction and charts (dashboard.js fills in from the API)."""
     dataset = get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
     api = {
         name: reverse(f"api:dataset-{name}", kwargs={"dataset_id": dataset.pk})
@@ -53,7 +55,10 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
               "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
-    return render(request, "dashboard/dataset_detail.html", {"dataset": dataset, "config": config})
+    return render(request, "dashboard/dataset_detail.html", {
+        "dataset": dataset, "config": config, "batches": selectors.batch_list(dataset=dataset),
+        "replace_form": BatchReplaceForm(),
+    })
 
 
 @login_required
@@ -64,3 +69,49 @@ def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.dataset_delete(dataset=dataset)
     messages.success(request, f"Deleted {dataset.name}.")
     return redirect("dashboard:datasets")
+
+
+def _visible(request: HttpRequest, pk: int) -> Dataset:
+    """The URL's dataset if the user may see it (else 404)."""
+    return get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def batch_delete(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Delete one batch (its rows leave every model; retraining is queued) and go back to the dataset."""
+    dataset = _visible(request, pk)
+    try:
+        scheduling.batch_withdraw(dataset=dataset, number=number)
+    except Batch.DoesNotExist:
+        raise Http404(f"no batch #{number}") from None
+    messages.success(request, f"Deleted batch #{number}: its rows leave every model.")
+    return redirect("dashboard:dataset", pk=dataset.pk)
+
+
+@login_required
+@require_POST
+def batch_replace(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Replace one batch's rows with an uploaded CSV file; a rejected file changes nothing and says why."""
+    dataset = _visible(request, pk)
+    form = BatchReplaceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Batch #{number} not replaced: choose a CSV file.")
+        return redirect("dashboard:dataset", pk=dataset.pk)
+    upload = form.cleaned_data["file"]
+    source = (upload.name or "upload.csv")[-300:]
+    limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+    if upload.size > limit:
+        messages.error(request, f"Batch #{number} not replaced: {source} is larger than the upload limit of "
+                                f"{limit:,} bytes.")
+        return redirect("dashboard:dataset", pk=dataset.pk)
+    try:
+        _, states = scheduling.batch_resubmit(dataset=dataset, number=number, content=upload.read(), source=source)
+    except Batch.DoesNotExist:
+        raise Http404(f"no batch #{number}") from None
+    except (BatchError, services.DuplicateBatch) as error:
+        messages.error(request, f"Batch #{number} not replaced: {error}")
+    else:
+        done = "replaced; retraining queued" if states else "unchanged (the same numbers)"
+        messages.success(request, f"Batch #{number} {done}.")
+    return redirect("dashboard:dataset", pk=dataset.pk)
