@@ -75,6 +75,10 @@ class DatasetSerializer(serializers.ModelSerializer):
         allow_null=True, required=False, default=None,
         help_text='{"weights": {feature: number}, "bias": number}; null = zeros.',
     )
+    window = serializers.IntegerField(min_value=1, max_value=2**31 - 1, allow_null=True, required=False, default=None,
+                                      help_text="Train on the last K batches by number; null = every batch.")
+    l2 = serializers.FloatField(min_value=0.0, required=False, default=0.0,
+                                help_text="Ridge penalty (>= 0) on the weights, not the bias; 0 = none.")
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     revision = serializers.IntegerField(
         source="data_version", read_only=True,
@@ -87,7 +91,8 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = ["id", "name", "owner", "features", "target", "modes", "learning_rate", "momentum",
-                  "max_iterations", "tolerance", "standardize", "initial_weights", "warm_start", "created_at",
+                  "max_iterations", "tolerance", "standardize", "initial_weights", "warm_start", "window", "l2",
+                  "created_at",
                   "revision", "batches", "rows", "state"]
         read_only_fields = ["id", "created_at"]
         # The service checks per-owner name uniqueness; ModelSerializer must not add its own validator.

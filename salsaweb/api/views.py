@@ -95,12 +95,21 @@ class DatasetScopedMixin:
     create=extend_schema(summary="Create a dataset", responses={201: DatasetSerializer, **WRITE_ERRORS}),
     retrieve=extend_schema(summary="A dataset with its size, revision and state",
                            responses={200: DatasetSerializer, **READ_ERRORS}),
+    partial_update=extend_schema(
+        summary="Change training settings: a new revision, and every mode retrained",
+        description=(
+            "Only training settings can change (modes, learning_rate, momentum, max_iterations, tolerance, "
+            "standardize, initial_weights, warm_start, window, l2); the same validation as creating, and a 400 "
+            "naming each bad field changes nothing. Settings equal to the current ones start no revision."
+        ),
+        responses={200: DatasetSerializer, **WRITE_ERRORS},
+    ),
     destroy=extend_schema(summary="Delete a dataset, its batches, records and memos",
                           responses={204: None, **READ_ERRORS, 429: ERROR}),
 )
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                      viewsets.GenericViewSet):
-    """Datasets: create, list, retrieve, delete."""
+    """Datasets: create, list, retrieve, change settings, delete."""
 
     serializer_class = DatasetSerializer
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
@@ -133,6 +142,14 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         dataset = services.dataset_create(owner=request.user, **serializer.validated_data)
         created = self.get_queryset().get(pk=dataset.pk)
         return Response(self._serialize([created], many=False), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Validate the types here, the rules in ``services.dataset_update`` (through ``scheduling``)."""
+        dataset = self.get_object()
+        serializer = self.get_serializer(dataset, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        scheduling.dataset_reconfigure(dataset=dataset, **serializer.validated_data)
+        return Response(self._serialize([self.get_queryset().get(pk=dataset.pk)], many=False))
 
     def perform_destroy(self, instance: Dataset) -> None:
         """Delete through the service, which also retires the runtime namespace."""

@@ -57,6 +57,10 @@ class Dataset(models.Model):
         null=True, blank=True, help_text='{"weights": {feature: w}, "bias": b} in the data\'s units; empty = zeros.'
     )
     warm_start = models.BooleanField(default=False, help_text="Start each update from the mode's last model.")
+    window = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Train on the last K batches by number; empty = every batch."
+    )
+    l2 = models.FloatField(default=0.0, help_text="Ridge penalty (>= 0) on the weights, not the bias; 0 = none.")
     modes = models.JSONField(default=default_modes)
     revision = models.PositiveIntegerField(
         default=0, help_text="Data revision: changes so far (batches appended, deleted, replaced; settings changed)."

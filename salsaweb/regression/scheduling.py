@@ -2,7 +2,8 @@
 
 Every change to a dataset's data comes in here: ``batch_accept`` (a new batch: the API, the
 dashboard, the samples and ``regression_demo`` call it), ``batch_resubmit`` (a batch's rows
-replaced) and ``batch_withdraw`` (a batch deleted).  Each stores the change through its
+replaced), ``batch_withdraw`` (a batch deleted) and ``dataset_reconfigure`` (training
+settings changed).  Each stores the change through its
 service and raises each mode's ``TrainingState.requested`` to the new data revision in one
 transaction, and only after the commit sends a ``train_model`` task per mode, so a worker
 never looks for data that is not there yet.  With ``train_now`` the same task runs in this
@@ -16,6 +17,7 @@ machine they run (both import this one).  Every Django process registers the tas
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -127,3 +129,19 @@ def batch_withdraw(
     if train_now:
         _train_here(dataset, states)
     return batch, states
+
+
+def dataset_reconfigure(
+    *, dataset: Dataset, train_now: bool = False, **changes: Any
+) -> tuple[Dataset, list[TrainingState]]:
+    """Change training settings (``services.dataset_update``) and have every mode retrained with them.
+
+    Settings equal to the current ones change nothing and queue nothing (no states).
+    Raises ValidationError naming each bad field, with nothing stored.
+    """
+    with transaction.atomic():
+        updated, changed = services.dataset_update(dataset=dataset, **changes)
+        states = training_request(dataset=updated, revision=updated.revision, send=not train_now) if changed else []
+    if train_now:
+        _train_here(updated, states)
+    return updated, states

@@ -37,7 +37,7 @@ from .training import Progress, train
 
 #: The settings ``dataset_update`` may change (features and target are fixed at creation).
 SETTINGS_FIELDS = ("learning_rate", "momentum", "max_iterations", "tolerance", "standardize", "initial_weights",
-                   "warm_start", "modes")
+                   "warm_start", "modes", "window", "l2")
 MAX_ITERATIONS = 100_000
 
 
@@ -79,6 +79,11 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
         errors["max_iterations"] = f"must be an integer from 1 to {MAX_ITERATIONS}"
     if not (_finite(dataset.tolerance) and dataset.tolerance >= 0):
         errors["tolerance"] = "must be a number >= 0"
+    window = dataset.window
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        errors["window"] = "must be a positive integer (the last K batches by number), or empty for every batch"
+    if not (_finite(dataset.l2) and dataset.l2 >= 0):
+        errors["l2"] = "must be a number >= 0 (0: no ridge penalty)"
     modes = dataset.modes
     try:
         valid = isinstance(modes, list) and bool(modes) and len({mode_check(m) for m in modes}) == len(modes)
@@ -111,6 +116,8 @@ def dataset_settings(dataset: Dataset) -> dict[str, Any]:
         "max_iterations": int(dataset.max_iterations),
         "tolerance": float(dataset.tolerance),
         "standardize": bool(dataset.standardize),
+        "window": None if dataset.window is None else int(dataset.window),
+        "l2": float(dataset.l2),
     }
 
 
@@ -124,11 +131,12 @@ def _configured_start(dataset: Dataset) -> tuple[tuple[float, ...], float] | Non
 
 
 def _push_settings(dataset: Dataset) -> None:
-    """Set the dataset's settings and starting points as runtime inputs (no revision if unchanged)."""
+    """Set the dataset's settings and starting points as runtime inputs, in one engine transaction."""
     rt = dataset_runtime(dataset)
-    inputs.training_settings.set(rt, dataset_settings(dataset))
-    for mode in Mode.values:
-        inputs.initial_model.set(rt, mode, _configured_start(dataset))
+    with rt.transaction():
+        inputs.training_settings.set(rt, dataset_settings(dataset))
+        for mode in Mode.values:
+            inputs.initial_model.set(rt, mode, _configured_start(dataset))
 
 
 def dataset_create(
@@ -145,6 +153,8 @@ def dataset_create(
     initial_weights: dict[str, Any] | None = None,
     warm_start: bool = False,
     modes: list[str] | None = None,
+    window: int | None = None,
+    l2: float = 0.0,
 ) -> Dataset:
     """Create ``owner``'s dataset with no batches yet; raises ValidationError naming each bad field."""
     dataset = Dataset(
@@ -160,6 +170,8 @@ def dataset_create(
         initial_weights=initial_weights,
         warm_start=warm_start,
         modes=list(modes) if modes is not None else default_modes(),
+        window=window,
+        l2=l2,
     )
     errors = _settings_errors(dataset)
     if not name or name != name.strip():
@@ -175,21 +187,31 @@ def dataset_create(
     return dataset
 
 
-def dataset_update(*, dataset: Dataset, **changes: Any) -> Dataset:
-    """Change training settings; models retrain from them at their next update."""
+def dataset_update(*, dataset: Dataset, **changes: Any) -> tuple[Dataset, bool]:
+    """Change training settings (``SETTINGS_FIELDS``); returns the dataset and whether anything changed.
+
+    A change is one new data revision, stored with the runtime inputs in one transaction;
+    settings equal to the current ones change nothing.  Raises ValidationError naming each
+    bad or unchangeable field (then nothing is stored).  It asks for no training:
+    ``scheduling.dataset_reconfigure`` does both.
+    """
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationError({field: "cannot be changed (only training settings can)" for field in sorted(unknown)})
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        for field, value in changes.items():
-            setattr(locked, field, value)
+        changed = [field for field, value in changes.items() if getattr(locked, field) != value]
+        for field in changed:
+            setattr(locked, field, changes[field])
         errors = _settings_errors(locked)
         if errors:
             raise ValidationError(errors)
-        locked.save()
+        if not changed:
+            return locked, False
+        locked.save(update_fields=changed)
+        _revision_next(locked)
         _push_settings(locked)
-    return locked
+    return locked, True
 
 
 def dataset_delete(*, dataset: Dataset) -> None:

@@ -79,3 +79,34 @@ def test_other_users_batches_cannot_be_changed(client, dataset, django_user_mode
     assert client.post(f"/dashboard/datasets/{dataset.pk}/batches/1/replace/",
                        {"file": SimpleUploadedFile("x.csv", b"a,b\n1,1\n")}).status_code == 404
     assert Batch.objects.filter(dataset=dataset, deleted_at__isnull=True).count() == 2
+
+
+def _settings(**overrides):
+    body = {"modes": ["incremental"], "learning_rate": "", "momentum": "", "max_iterations": 9,
+            "tolerance": 0.0, "standardize": "on", "window": 1, "l2": 0.5}
+    body.update(overrides)
+    return body
+
+
+def test_settings_form_shows_and_changes_the_settings(signed_in, dataset, django_capture_on_commit_callbacks) -> None:
+    html = signed_in.get(f"/dashboard/datasets/{dataset.pk}/").content.decode()
+    assert f'action="/dashboard/datasets/{dataset.pk}/settings/"' in html
+    assert re.search(r'name="max_iterations" value="100"', html) and 'name="l2" value="0.0"' in html
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = signed_in.post(f"/dashboard/datasets/{dataset.pk}/settings/", _settings())
+    assert answer.status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.max_iterations, dataset.window, dataset.l2, dataset.revision) == (9, 1, 0.5, 3)
+    assert dataset.runs.get(revision=3).iterations <= 9
+    assert "Settings saved; retraining queued." in signed_in.get(answer["Location"]).content.decode()
+
+
+def test_settings_form_errors_name_the_field_and_change_nothing(signed_in, dataset) -> None:
+    answer = signed_in.post(f"/dashboard/datasets/{dataset.pk}/settings/", _settings(momentum=1.5, l2=-1))
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert "Ensure this value is greater than or equal to 0.0." in html  # l2: the form's own check
+    again = signed_in.post(f"/dashboard/datasets/{dataset.pk}/settings/", _settings(momentum=1.5))
+    assert again.status_code == 400 and "must be in [0, 1), or empty for auto" in again.content.decode()
+    dataset.refresh_from_db()
+    assert (dataset.momentum, dataset.l2, dataset.revision) == (None, 0.0, 2)
