@@ -177,6 +177,7 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
         summary="Add a batch: a CSV file (multipart field `file`) or JSON rows",
         description=(
             "The CSV's header names the columns in any order; columns the dataset lacks are ignored. "
+            "Values must be finite with magnitude at most 1e75 (larger ones would overflow the sums of squares). "
             "A rejected batch stores nothing (400 with file, row, column and reason; 413 over the upload "
             "limit); a batch identical to an accepted one is not added again (409). 201 when every mode's "
             "model already covers the batch, 202 when training is still to come."

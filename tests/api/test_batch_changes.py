@@ -200,3 +200,13 @@ def test_diabetes_in_five_batches_delete_three_replace_two_equals_lstsq(user, ch
     np.testing.assert_allclose(optimum, expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
     model = client.get(f"/api/datasets/{dataset.pk}/model/").json()
     assert model["rows"] == sum(len(y) for _, y in remaining) and model["revision"] == 7
+
+
+def test_replacement_beyond_the_value_limit_changes_nothing(api, trained, change) -> None:
+    before = api.get(f"/api/datasets/{trained.pk}/batches/1/").json()
+    answer = change(api, trained, "put", 1, "x0,x1,y\n1e200,2,3\n", "huge.csv")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["file"], body["row"], body["column"]) == ("huge.csv", 1, "x0")
+    assert "1e200 is beyond the limit" in body["reason"]
+    assert api.get(f"/api/datasets/{trained.pk}/batches/1/").json() == before and _revision(api, trained) == 2

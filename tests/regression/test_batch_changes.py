@@ -98,3 +98,19 @@ def test_scheduling_queues_retraining_for_each_change(dataset, data, monkeypatch
     assert states == [] and batch.revision == 6  # the same rows again: no change, nothing queued
     _, states = scheduling.batch_withdraw(dataset=dataset, number=2, train_now=True)
     assert [(s.status, s.covered) for s in states] == [(TrainingState.DONE, 7)]
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_values_at_the_limit_train_in_every_mode(django_user_model, standardize) -> None:
+    owner = django_user_model.objects.create_user(username="big", password="pw")
+    dataset = services.dataset_create(owner=owner, name="big", features=FEATURES, target="y",
+                                      modes=["incremental", "naive", "delta"], standardize=standardize)
+    rng = np.random.default_rng(3)
+    X = rng.normal(0.0, 1.0, (200, 3)) * 1e73
+    X[0, 0] = 1e75  # the limit itself is accepted
+    y = X @ [0.2, -0.1, 0.05] + rng.normal(0.0, 1e72, 200)
+    services.batch_create(dataset=dataset, content=to_csv(X, y))
+    with np.errstate(all="raise"):
+        runs = services.dataset_train(dataset=dataset)
+    for run in runs:
+        assert run.converged and not run.diverged and np.isfinite(run.loss), run.mode
