@@ -56,8 +56,6 @@ READ_ERRORS: dict[int, OpenApiResponse] = {401: ERROR, 403: ERROR, 404: ERROR}
 WRITE_ERRORS: dict[int, OpenApiResponse] = {**READ_ERRORS, 400: ERROR, 429: ERROR}
 #: Longest batch source name stored (Batch.source).
 SOURCE_MAX_CHARS = 300
-#: Highest batch number the database column holds (Batch.number).
-MAX_BATCH_NUMBER = 2**31 - 1
 
 
 @extend_schema(
@@ -225,17 +223,11 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
         """The 404 for a batch number never given, or deleted."""
         return NotFound(f"this dataset has no batch #{number} (never added, or deleted)")
 
-    def _number(self, number: int) -> int:
-        """The URL's batch number; beyond what the column holds it names no batch (404, not a database error)."""
-        if number > MAX_BATCH_NUMBER:
-            raise self._missing(number)
-        return number
-
     @extend_schema(summary="A batch: number, rows, source file, content hash, when added and replaced",
                    responses={200: BatchSerializer, **READ_ERRORS})
     def get(self, request: Request, dataset_id: int, number: int) -> Response:
         """The batch, unless it was deleted (404)."""
-        batch = selectors.batch_get(dataset=self.get_dataset(), number=self._number(number))
+        batch = selectors.batch_get(dataset=self.get_dataset(), number=number)
         if batch is None:
             raise self._missing(number)
         return Response(BatchSerializer(batch).data)
@@ -257,7 +249,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
         dataset = self.get_dataset()
         content, rows, source = batch_body(request)
         try:
-            batch, _ = scheduling.batch_resubmit(dataset=dataset, number=self._number(number), content=content,
+            batch, _ = scheduling.batch_resubmit(dataset=dataset, number=number, content=content,
                                                  rows=rows, source=source)
         except Batch.DoesNotExist:
             raise self._missing(number) from None
@@ -272,7 +264,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
     def delete(self, request: Request, dataset_id: int, number: int) -> Response:
         """Delete through the scheduling intake (a new data revision; retraining queued)."""
         try:
-            scheduling.batch_withdraw(dataset=self.get_dataset(), number=self._number(number))
+            scheduling.batch_withdraw(dataset=self.get_dataset(), number=number)
         except Batch.DoesNotExist:
             raise self._missing(number) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,9 @@ class DatasetForm(forms.Form):
     tolerance = forms.FloatField(initial=1e-6, min_value=0.0)
     standardize = forms.BooleanField(required=False, initial=True, help_text="Descend in standardized coordinates.")
     warm_start = forms.BooleanField(required=False, help_text="Start each update from the last model.")
+    window = forms.IntegerField(required=False, min_value=1, help_text="Train on the last K batches; empty: all.")
+    l2 = forms.FloatField(required=False, min_value=0.0, initial=0.0,
+                          help_text="Ridge penalty on the weights; empty or 0: none.")
 
     def clean_features(self) -> list[str]:
         """The comma-separated names as a list (spaces around each name dropped)."""
@@ -31,6 +34,11 @@ class DatasetForm(forms.Form):
     def clean_target(self) -> str:
         """The target name without surrounding spaces."""
         return self.cleaned_data["target"].strip()
+
+    def clean_l2(self) -> float:
+        """No penalty when left empty."""
+        value = self.cleaned_data["l2"]
+        return 0.0 if value is None else value
 
     def service_arguments(self) -> dict[str, Any]:
         """The cleaned values as ``services.dataset_create`` keywords."""

@@ -259,7 +259,7 @@ def _revision_next(dataset: Dataset) -> int:
     return dataset.revision
 
 
-def batch_live(*, dataset: Dataset, number: int) -> Batch:
+def _batch_live(*, dataset: Dataset, number: int) -> Batch:
     """The dataset's batch ``number`` unless deleted; Batch.DoesNotExist (naming it) otherwise."""
     batch = dataset.batches.filter(number=number, deleted_at__isnull=True).first()
     if batch is None:
@@ -314,7 +314,7 @@ def batch_replace(
     digest = batch_content_hash(X, y)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        batch = batch_live(dataset=locked, number=number)
+        batch = _batch_live(dataset=locked, number=number)
         if batch.content_hash == digest:
             return batch, False
         _duplicate_check(locked, digest, source, other_than=number)
@@ -336,7 +336,7 @@ def batch_delete(*, dataset: Dataset, number: int) -> Batch:
     """
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        batch = batch_live(dataset=locked, number=number)
+        batch = _batch_live(dataset=locked, number=number)
         batch.deleted_at, batch.revision = timezone.now(), _revision_next(locked)
         batch.save(update_fields=["deleted_at", "revision"])
         rt = dataset_runtime(locked)

@@ -54,6 +54,7 @@ def test_delete_button_deletes_the_batch(signed_in, dataset, django_capture_on_c
     page = signed_in.get(answer["Location"]).content.decode()
     assert "Deleted batch #1" in page and _batch_rows(page) == [["2", "second.csv", "3"]]
     assert signed_in.post(f"/dashboard/datasets/{dataset.pk}/batches/1/delete/").status_code == 404
+    assert signed_in.post(f"/dashboard/datasets/{dataset.pk}/batches/{10**17}/delete/").status_code == 404
     dataset.refresh_from_db()
     assert dataset.revision == 3 and dataset.runs.get().revision == 3
 
@@ -110,3 +111,15 @@ def test_settings_form_errors_name_the_field_and_change_nothing(signed_in, datas
     assert again.status_code == 400 and "must be in [0, 1), or empty for auto" in again.content.decode()
     dataset.refresh_from_db()
     assert (dataset.momentum, dataset.l2, dataset.revision) == (None, 0.0, 2)
+
+
+def test_create_form_takes_window_and_l2(signed_in, user) -> None:
+    answer = signed_in.post("/dashboard/", {"name": "windowed", "features": "a", "target": "b", "modes": ["naive"],
+                                            "max_iterations": 10, "tolerance": 0, "window": 3, "l2": 0.25})
+    assert answer.status_code == 302
+    dataset = user.datasets.get(name="windowed")
+    assert (dataset.window, dataset.l2) == (3, 0.25)
+    plain = signed_in.post("/dashboard/", {"name": "plain", "features": "a", "target": "b", "modes": ["naive"],
+                                           "max_iterations": 10, "tolerance": 0})
+    assert plain.status_code == 302 and (user.datasets.get(name="plain").window, user.datasets.get(name="plain").l2) == (
+        None, 0.0)
