@@ -28,15 +28,18 @@ class DatasetFilter(django_filters.FilterSet):
 
 
 class RunFilter(django_filters.FilterSet):
-    """``?mode=``, and a batch range ``?batch_min=&batch_max=`` (inclusive): pollers ask for new batches only."""
+    """``?mode=``, a data revision range ``?revision_min=&revision_max=`` (inclusive: pollers ask for new
+    revisions only) and a range of the newest batch number ``?batch_min=&batch_max=``."""
 
     mode = django_filters.ChoiceFilter(choices=Mode.choices)
+    revision_min = IntegerFilter(field_name="revision", lookup_expr="gte", min_value=0, max_value=_MAX_INT)
+    revision_max = IntegerFilter(field_name="revision", lookup_expr="lte", min_value=0, max_value=_MAX_INT)
     batch_min = IntegerFilter(field_name="batch__number", lookup_expr="gte", min_value=0, max_value=_MAX_INT)
     batch_max = IntegerFilter(field_name="batch__number", lookup_expr="lte", min_value=0, max_value=_MAX_INT)
 
     class Meta:
         model = BatchRun
-        fields = ["mode", "batch_min", "batch_max"]
+        fields = ["mode", "revision_min", "revision_max", "batch_min", "batch_max"]
 
 
 class MemoFilter(django_filters.FilterSet):

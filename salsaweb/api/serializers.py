@@ -75,17 +75,25 @@ class DatasetSerializer(serializers.ModelSerializer):
         allow_null=True, required=False, default=None,
         help_text='{"weights": {feature: number}, "bias": number}; null = zeros.',
     )
+    window = serializers.IntegerField(min_value=1, max_value=2**31 - 1, allow_null=True, required=False, default=None,
+                                      help_text="Train on the last K batches by number; null = every batch.")
+    l2 = serializers.FloatField(min_value=0.0, required=False, default=0.0,
+                                help_text="Ridge penalty (>= 0) on the weights, not the bias; 0 = none.")
     owner = serializers.CharField(source="owner.get_username", read_only=True)
-    revision = serializers.IntegerField(source="data_version", read_only=True,
-                                        help_text="Batches accepted (the data revision).")
-    rows = serializers.IntegerField(read_only=True, help_text="Rows in all batches.")
+    revision = serializers.IntegerField(
+        source="data_version", read_only=True,
+        help_text="The data revision: changes so far (batches appended, replaced or deleted; settings changed).",
+    )
+    batches = serializers.IntegerField(source="batch_count", read_only=True, help_text="Batches (not deleted).")
+    rows = serializers.IntegerField(read_only=True, help_text="Rows in its batches.")
     state = serializers.SerializerMethodField(help_text="empty, training or trained.")
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "owner", "features", "target", "modes", "learning_rate", "momentum",
-                  "max_iterations", "tolerance", "standardize", "initial_weights", "warm_start", "created_at",
-                  "revision", "rows", "state"]
+                  "max_iterations", "tolerance", "standardize", "initial_weights", "warm_start", "window", "l2",
+                  "created_at",
+                  "revision", "batches", "rows", "state"]
         read_only_fields = ["id", "created_at"]
         # The service checks per-owner name uniqueness; ModelSerializer must not add its own validator.
         validators: list[Any] = []
@@ -96,23 +104,23 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class BatchSerializer(serializers.ModelSerializer):
-    """An accepted batch."""
+    """A batch: its number (an identity), rows, source file, content hash, and the revision of its last change."""
 
     class Meta:
         model = Batch
-        fields = ["number", "rows", "source", "content_hash", "created_at"]
+        fields = ["number", "rows", "source", "content_hash", "created_at", "replaced_at", "revision"]
         read_only_fields = fields
 
 
 class BatchAcceptedSerializer(BatchSerializer):
-    """An accepted batch, the dataset's data revision after it, and whether its models are trained yet."""
+    """An accepted (or replaced) batch, its ``revision`` (the change's), and whether its models are trained yet."""
 
-    revision = serializers.IntegerField(read_only=True)
     training = serializers.ChoiceField(choices=["done", "queued"], read_only=True,
-                                       help_text="done: every mode's model covers it (201); queued: not yet (202).")
+                                       help_text="done: every mode's model reflects it (201, or 200 for a "
+                                                 "replacement); queued: not yet (202).")
 
     class Meta(BatchSerializer.Meta):
-        fields = [*BatchSerializer.Meta.fields, "revision", "training"]
+        fields = [*BatchSerializer.Meta.fields, "training"]
         read_only_fields = fields
 
 
@@ -129,7 +137,7 @@ class BatchRowsSerializer(serializers.Serializer):
 
 
 class ModelQuerySerializer(serializers.Serializer):
-    """Which model: a mode (default: the dataset's first) and a revision (default: the latest trained)."""
+    """Which model: a mode (default: the dataset's first) and a data revision (default: the latest trained)."""
 
     mode = serializers.ChoiceField(choices=Mode.choices, required=False)
     revision = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
@@ -144,12 +152,13 @@ class OptimumSerializer(serializers.Serializer):
 
 
 class TrainedModelSerializer(serializers.Serializer):
-    """A mode's model after batches 1..revision."""
+    """A mode's model of the data at a revision."""
 
     mode = serializers.ChoiceField(choices=Mode.choices)
-    revision = serializers.IntegerField(help_text="The data revision (batch count) this model was trained on.")
+    revision = serializers.IntegerField(help_text="The data revision this model reflects.")
     data_revision = serializers.IntegerField(help_text="The dataset's latest data revision.")
     up_to_date = serializers.BooleanField()
+    batch = serializers.IntegerField(help_text="The newest batch number in the model's data.")
     features = serializers.ListField(child=serializers.CharField())
     target = serializers.CharField()
     rows = serializers.IntegerField()
@@ -197,9 +206,10 @@ class PredictionSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    """What bringing a mode's model up to date with a batch cost, and the model's loss after it."""
+    """What bringing a mode's model up to date with a data revision cost, and the model's loss after it."""
 
-    batch = serializers.IntegerField(source="batch_number", read_only=True, help_text="Batch number.")
+    batch = serializers.IntegerField(source="batch_number", read_only=True,
+                                     help_text="The newest batch number in the data.")
     wall_ms = FiniteFloatField(allow_null=True)
     loss = FiniteFloatField(allow_null=True)
     gradient_error = FiniteFloatField(allow_null=True)
@@ -208,14 +218,14 @@ class RunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchRun
-        fields = ["batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged", "diverged",
-                  "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum", "message",
+        fields = ["revision", "batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged",
+                  "diverged", "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum", "message",
                   "created_at"]
         read_only_fields = fields
 
 
 class CurveSerializer(serializers.ModelSerializer):
-    """A convergence curve: the loss at every iterate of one (batch, mode) update, and the optimum's loss."""
+    """A convergence curve: the loss at every iterate of one (revision, mode) update, and the optimum's loss."""
 
     batch = serializers.IntegerField(source="batch_number", read_only=True)
     losses = serializers.ListField(child=FiniteFloatField(allow_null=True), read_only=True)
@@ -223,7 +233,7 @@ class CurveSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchRun
-        fields = ["batch", "mode", "rows_total", "iterations", "converged", "losses", "optimum_loss"]
+        fields = ["revision", "batch", "mode", "rows_total", "iterations", "converged", "losses", "optimum_loss"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.DOUBLE)
@@ -249,13 +259,13 @@ class MemoSerializer(serializers.Serializer):
 
 
 class TrainingStateSerializer(serializers.Serializer):
-    """Background training of one mode: status, batches requested and covered, progress of the current run."""
+    """Background training of one mode: status, data revisions requested and covered, progress of the current run."""
 
     mode = serializers.ChoiceField(choices=Mode.choices)
     status = serializers.ChoiceField(choices=["idle", "queued", "running", "done", "failed"])
-    requested = serializers.IntegerField(help_text="Batch count the model must reach.")
-    covered = serializers.IntegerField(help_text="Batch count the latest model covers.")
-    pending = serializers.IntegerField(help_text="Batches not yet in the model.")
+    requested = serializers.IntegerField(help_text="Data revision the model must reach.")
+    covered = serializers.IntegerField(help_text="Data revision the latest model reflects.")
+    pending = serializers.IntegerField(help_text="Revisions not yet in the model.")
     first_batch = serializers.IntegerField(allow_null=True)
     iteration = serializers.IntegerField(allow_null=True, help_text="Iteration the running update reached.")
     loss = FiniteFloatField(allow_null=True, help_text="Loss at that iteration.")

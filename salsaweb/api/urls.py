@@ -14,6 +14,7 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("", include(router.urls)),
     path("datasets/<id:dataset_id>/batches/", views.BatchListView.as_view(), name="dataset-batches"),
+    path("datasets/<id:dataset_id>/batches/<id:number>/", views.BatchDetailView.as_view(), name="dataset-batch"),
     path("datasets/<id:dataset_id>/model/", views.ModelView.as_view(), name="dataset-model"),
     path("datasets/<id:dataset_id>/predict/", views.PredictView.as_view(), name="dataset-predict"),
     path("datasets/<id:dataset_id>/runs/", views.RunListView.as_view(), name="dataset-runs"),

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -93,12 +93,21 @@ class DatasetScopedMixin:
     create=extend_schema(summary="Create a dataset", responses={201: DatasetSerializer, **WRITE_ERRORS}),
     retrieve=extend_schema(summary="A dataset with its size, revision and state",
                            responses={200: DatasetSerializer, **READ_ERRORS}),
+    partial_update=extend_schema(
+        summary="Change training settings: a new revision, and every mode retrained",
+        description=(
+            "Only training settings can change (modes, learning_rate, momentum, max_iterations, tolerance, "
+            "standardize, initial_weights, warm_start, window, l2); the same validation as creating, and a 400 "
+            "naming each bad field changes nothing. Settings equal to the current ones start no revision."
+        ),
+        responses={200: DatasetSerializer, **WRITE_ERRORS},
+    ),
     destroy=extend_schema(summary="Delete a dataset, its batches, records and memos",
                           responses={204: None, **READ_ERRORS, 429: ERROR}),
 )
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                      viewsets.GenericViewSet):
-    """Datasets: create, list, retrieve, delete."""
+    """Datasets: create, list, retrieve, change settings, delete."""
 
     serializer_class = DatasetSerializer
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
@@ -132,6 +141,14 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         created = self.get_queryset().get(pk=dataset.pk)
         return Response(self._serialize([created], many=False), status=status.HTTP_201_CREATED)
 
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Validate the types here, the rules in ``services.dataset_update`` (through ``scheduling``)."""
+        dataset = self.get_object()
+        serializer = self.get_serializer(dataset, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        scheduling.dataset_reconfigure(dataset=dataset, **serializer.validated_data)
+        return Response(self._serialize([self.get_queryset().get(pk=dataset.pk)], many=False))
+
     def perform_destroy(self, instance: Dataset) -> None:
         """Delete through the service, which also retires the runtime namespace."""
         services.dataset_delete(dataset=instance)
@@ -158,6 +175,7 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
         summary="Add a batch: a CSV file (multipart field `file`) or JSON rows",
         description=(
             "The CSV's header names the columns in any order; columns the dataset lacks are ignored. "
+            "Values must be finite with magnitude at most 1e75 (larger ones would overflow the sums of squares). "
             "A rejected batch stores nothing (400 with file, row, column and reason; 413 over the upload "
             "limit); a batch identical to an accepted one is not added again (409). 201 when every mode's "
             "model already covers the batch, 202 when training is still to come."
@@ -169,29 +187,87 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
     def post(self, request: Request, dataset_id: int) -> Response:
         """Accept the batch through the regression service, then say whether its models are trained yet."""
         dataset = self.get_dataset()
-        content: str | bytes | None = None
-        rows: list[Any] | None = None
-        if request.content_type.startswith("multipart/"):
-            upload_form = BatchFileSerializer(data=request.data)
-            upload_form.is_valid(raise_exception=True)
-            upload = upload_form.validated_data["file"]
-            source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
-            limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
-            if upload.size > limit:
-                raise UploadTooLarge(limit=limit, file=source)
-            content = upload.read()
-        else:
-            body = BatchRowsSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            rows, source = body.validated_data["rows"], JSON_ROWS_SOURCE
+        content, rows, source = batch_body(request)
         try:
             batch, _ = scheduling.batch_accept(dataset=dataset, content=content, rows=rows, source=source)
         except services.DuplicateBatch as duplicate:
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
-        done = selectors.models_cover(dataset=dataset, data_version=batch.number)
-        answer = {**BatchSerializer(batch).data, "revision": selectors.dataset_data_version(dataset=dataset),
-                  "training": "done" if done else "queued"}
+        done = selectors.models_cover(dataset=dataset, data_version=batch.revision)
+        answer = {**BatchSerializer(batch).data, "training": "done" if done else "queued"}
         return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+
+
+def batch_body(request: Request) -> tuple[str | bytes | None, list[Any] | None, str]:
+    """A batch request's CSV file (multipart ``file``) or JSON ``rows``: ``(content, rows, source)``."""
+    if request.content_type.startswith("multipart/"):
+        upload_form = BatchFileSerializer(data=request.data)
+        upload_form.is_valid(raise_exception=True)
+        upload = upload_form.validated_data["file"]
+        source = (upload.name or "upload.csv")[-SOURCE_MAX_CHARS:]
+        limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise UploadTooLarge(limit=limit, file=source)
+        return upload.read(), None, source
+    body = BatchRowsSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return None, body.validated_data["rows"], JSON_ROWS_SOURCE
+
+
+class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
+    """One batch by number: describe it, replace its rows, or delete it (each change is one new data revision)."""
+
+    serializer_class = BatchSerializer
+    parser_classes = [LimitedMultiPartParser, LimitedJSONParser]
+
+    def _missing(self, number: int) -> NotFound:
+        """The 404 for a batch number never given, or deleted."""
+        return NotFound(f"this dataset has no batch #{number} (never added, or deleted)")
+
+    @extend_schema(summary="A batch: number, rows, source file, content hash, when added and replaced",
+                   responses={200: BatchSerializer, **READ_ERRORS})
+    def get(self, request: Request, dataset_id: int, number: int) -> Response:
+        """The batch, unless it was deleted (404)."""
+        batch = selectors.batch_get(dataset=self.get_dataset(), number=number)
+        if batch is None:
+            raise self._missing(number)
+        return Response(BatchSerializer(batch).data)
+
+    @extend_schema(
+        summary="Replace a batch's rows: a CSV file (multipart field `file`) or JSON rows",
+        description=(
+            "Same rules and errors as adding a batch; the batch keeps its number. A rejected replacement "
+            "changes nothing (400, 413; 409 when another batch has the same numbers). Rows equal to the "
+            "batch's own change nothing (200, no new revision). 200 when every mode's model already "
+            "reflects the change, 202 when training is still to come."
+        ),
+        request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
+        responses={200: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, 409: ERROR, 413: ERROR,
+                   **WRITE_ERRORS},
+    )
+    def put(self, request: Request, dataset_id: int, number: int) -> Response:
+        """Replace through the scheduling intake, then say whether the models are trained yet."""
+        dataset = self.get_dataset()
+        content, rows, source = batch_body(request)
+        try:
+            batch, _ = scheduling.batch_resubmit(dataset=dataset, number=number, content=content,
+                                                 rows=rows, source=source)
+        except Batch.DoesNotExist:
+            raise self._missing(number) from None
+        except services.DuplicateBatch as duplicate:
+            raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
+        done = selectors.models_cover(dataset=dataset, data_version=batch.revision)
+        answer = {**BatchSerializer(batch).data, "training": "done" if done else "queued"}
+        return Response(answer, status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Delete a batch: its rows leave every model; its number is never given again",
+                   responses={204: None, **READ_ERRORS, 429: ERROR})
+    def delete(self, request: Request, dataset_id: int, number: int) -> Response:
+        """Delete through the scheduling intake (a new data revision; retraining queued)."""
+        try:
+            scheduling.batch_withdraw(dataset=self.get_dataset(), number=number)
+        except Batch.DoesNotExist:
+            raise self._missing(number) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ModelView(DatasetScopedMixin, generics.GenericAPIView):

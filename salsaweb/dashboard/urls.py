@@ -9,4 +9,7 @@ urlpatterns = [
     path("", views.dataset_list, name="datasets"),
     path("datasets/<id:pk>/", views.dataset_detail, name="dataset"),
     path("datasets/<id:pk>/delete/", views.dataset_delete, name="dataset-delete"),
+    path("datasets/<id:pk>/settings/", views.dataset_settings, name="dataset-settings"),
+    path("datasets/<id:pk>/batches/<id:number>/delete/", views.batch_delete, name="batch-delete"),
+    path("datasets/<id:pk>/batches/<id:number>/replace/", views.batch_replace, name="batch-replace"),
 ]

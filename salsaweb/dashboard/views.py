@@ -6,14 +6,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from salsaweb.regression import selectors, services
+from salsaweb.regression import scheduling, selectors, services
+from salsaweb.regression.models import Batch, Dataset
+from salsaweb.regression.parsing import BatchError
 
-from .forms import DatasetForm
+from .forms import BatchReplaceForm, DatasetForm, SettingsForm
 
 #: Datasets per page of the list.
 DATASETS_PER_PAGE = 50
@@ -42,10 +44,13 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
-@login_required
-def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A dataset's page: upload, models, prediction and charts (filled in by dashboard.js from the API)."""
-    dataset = get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+def _visible(request: HttpRequest, pk: int) -> Dataset:
+    """The URL's dataset if the user may see it (else 404)."""
+    return get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+
+
+def _detail(request: HttpRequest, dataset: Dataset, settings_form: SettingsForm | None = None) -> HttpResponse:
+    """Render a dataset's page (with a bound settings form and 400 when it has errors)."""
     api = {
         name: reverse(f"api:dataset-{name}", kwargs={"dataset_id": dataset.pk})
         for name in ("batches", "model", "predict", "runs", "curves", "training")
@@ -53,14 +58,83 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
               "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
-    return render(request, "dashboard/dataset_detail.html", {"dataset": dataset, "config": config})
+    form = settings_form or SettingsForm.of(dataset)
+    return render(request, "dashboard/dataset_detail.html", {
+        "dataset": dataset, "config": config, "batches": selectors.batch_list(dataset=dataset),
+        "settings_form": form,
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A dataset's page: settings, batches, upload, models, prediction and charts (dashboard.js fills in the API's)."""
+    return _detail(request, _visible(request, pk))
+
+
+@login_required
+@require_POST
+def dataset_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the training settings (a new revision; retraining queued), or show the page with the field errors."""
+    dataset = _visible(request, pk)
+    form = SettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            _, states = scheduling.dataset_reconfigure(dataset=dataset, **form.service_arguments())
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, "Settings saved; retraining queued." if states else "Settings saved.")
+            return redirect("dashboard:dataset", pk=dataset.pk)
+    return _detail(request, _visible(request, pk), form)
 
 
 @login_required
 @require_POST
 def dataset_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a dataset (with its batches, records and memos) and go back to the list."""
-    dataset = get_object_or_404(selectors.datasets_visible(user=request.user), pk=pk)
+    dataset = _visible(request, pk)
     services.dataset_delete(dataset=dataset)
     messages.success(request, f"Deleted {dataset.name}.")
     return redirect("dashboard:datasets")
+
+
+@login_required
+@require_POST
+def batch_delete(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Delete one batch (its rows leave every model; retraining is queued) and go back to the dataset."""
+    dataset = _visible(request, pk)
+    try:
+        scheduling.batch_withdraw(dataset=dataset, number=number)
+    except Batch.DoesNotExist:
+        raise Http404(f"no batch #{number}") from None
+    messages.success(request, f"Deleted batch #{number}: its rows leave every model.")
+    return redirect("dashboard:dataset", pk=dataset.pk)
+
+
+@login_required
+@require_POST
+def batch_replace(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Replace one batch's rows with an uploaded CSV file; a rejected file changes nothing and says why."""
+    dataset = _visible(request, pk)
+    form = BatchReplaceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Batch #{number} not replaced: choose a CSV file.")
+        return redirect("dashboard:dataset", pk=dataset.pk)
+    upload = form.cleaned_data["file"]
+    source = (upload.name or "upload.csv")[-300:]
+    limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+    if upload.size > limit:
+        messages.error(request, f"Batch #{number} not replaced: {source} is larger than the upload limit of "
+                                f"{limit:,} bytes.")
+        return redirect("dashboard:dataset", pk=dataset.pk)
+    try:
+        _, states = scheduling.batch_resubmit(dataset=dataset, number=number, content=upload.read(), source=source)
+    except Batch.DoesNotExist:
+        raise Http404(f"no batch #{number}") from None
+    except (BatchError, services.DuplicateBatch) as error:
+        messages.error(request, f"Batch #{number} not replaced: {error}")
+    else:
+        done = "replaced; retraining queued" if states else "unchanged (the same numbers)"
+        messages.success(request, f"Batch #{number} {done}.")
+    return redirect("dashboard:dataset", pk=dataset.pk)

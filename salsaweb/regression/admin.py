@@ -3,7 +3,8 @@
 Datasets link to their runtime namespace's memos and inputs in the memo-store admin, and
 the namespace list links back to each namespace's dataset (``namespace_datasets``, which
 ``settings.MEMO_STORE_NAMESPACE_OWNERS`` names).  Batches and records are written only by
-the services, so the admin cannot add, change or delete them; deleting a dataset goes
+the services (a deleted batch stays listed, marked with when it was deleted), so the admin
+cannot add, change or delete them; deleting a dataset goes
 through ``services.dataset_delete``, which also retires its namespace.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, OuterRef, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -34,21 +35,22 @@ def _link(url_name: str, text: Any, query: str = "", **kwargs: Any) -> SafeStrin
 class DatasetAdmin(admin.ModelAdmin):
     """Datasets with their owner and settings; links to batches, records and the namespace's memos."""
 
-    list_display = ["name", "owner", "target", "modes", "batches", "runs", "memos", "created_at"]
+    list_display = ["name", "owner", "target", "modes", "revision", "batches", "runs", "memos", "created_at"]
     list_filter = ["owner"]
     list_select_related = ["owner"]
     search_fields = ["name"]
-    readonly_fields = ["namespace", "namespace_link", "batches", "runs", "memos", "created_at"]
+    readonly_fields = ["namespace", "namespace_link", "revision", "batches", "runs", "memos", "created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
-        """Datasets with their batch count and their namespace's id (one query per page)."""
+        """Datasets with their live batch count and their namespace's id (one query per page)."""
         return super().get_queryset(request).annotate(
-            batch_count=Count("batches"), namespace_id=namespace_id_subquery(name=OuterRef("namespace"))
+            batch_count=Count("batches", filter=Q(batches__deleted_at__isnull=True)),
+            namespace_id=namespace_id_subquery(name=OuterRef("namespace")),
         )
 
     @admin.display(description="batches", ordering="batch_count")
     def batches(self, obj: Dataset) -> SafeString:
-        """The batch count, linking to the dataset's batches."""
+        """The live (not deleted) batch count, linking to the dataset's batches (deleted ones too)."""
         return _link("admin:regression_batch_changelist", obj.batch_count, f"dataset__id__exact={obj.pk}")
 
     @admin.display(description="records")
@@ -94,7 +96,7 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Batches are append-only runtime inputs; records are what training measured."""
+        """Batches change through the services (replace, delete); records are what training measured."""
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -104,10 +106,11 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(ServiceWrittenAdmin):
-    """Accepted batches (append-only: their numbers are runtime inputs), linking to their records."""
+    """Batches (their numbers are runtime inputs; deleted ones stay, marked), linking to their records."""
 
-    list_display = ["dataset", "number", "rows", "source", "records", "content_hash", "created_at"]
-    list_filter = ["dataset"]
+    list_display = ["dataset", "number", "rows", "source", "revision", "records", "content_hash", "created_at",
+                    "replaced_at", "deleted_at"]
+    list_filter = ["dataset", ("deleted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["dataset"]
 
     @admin.display(description="records")
@@ -118,10 +121,11 @@ class BatchAdmin(ServiceWrittenAdmin):
 
 @admin.register(BatchRun)
 class BatchRunAdmin(ServiceWrittenAdmin):
-    """One model per (batch, mode) and what bringing it up to date cost."""
+    """One model per (data revision, mode) and what bringing it up to date cost."""
 
     list_display = [
-        "dataset", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged", "executed", "reused", "loss",
+        "dataset", "revision", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged", "executed", "reused",
+        "loss",
     ]
     list_filter = ["dataset", "mode", "converged", "diverged"]
     list_select_related = ["dataset", "batch__dataset"]

@@ -1,9 +1,12 @@
 """The runtime inputs of one dataset (each dataset has its own runtime namespace).
 
 Batch ``k`` is set when it is accepted, together with ``batch_count`` (one revision,
-``services.batch_create``).  The services only append, but ``statistics`` (and so the
-incremental mode) follows a batch that is replaced or deleted later; the delta mode reads
-only batches it has not yet seen, and the naive mode needs every batch 1..count set.
+``services.batch_create``); ``services.batch_replace`` sets it again and
+``services.batch_delete`` deletes it (one revision each).  Numbers are never reused, so
+``batch_count`` is the highest number ever given and a batch below it may be deleted.
+``statistics`` (and so the incremental mode) follows replaced and deleted batches (a
+deleted one counts as no rows); the delta mode reads only batches it has not yet seen, and
+the naive mode reads every batch 1..count (a deleted one raises ``MissingInputError``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ def batch(rt, number):
 
 @declare_input
 def batch_count(rt):
-    """How many batches have been accepted; batches 1..count exist."""
+    """The highest batch number given; batches 1..count were accepted (some may be deleted since)."""
 
 
 @declare_input

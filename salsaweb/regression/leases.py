@@ -9,8 +9,8 @@ The ``TrainingState`` row of a (dataset, mode) is the queue's truth and its lock
   ``TRAINING_CHECKPOINT_SECONDS``, so a crash loses only what was computed since.
 - A task that finds the row done, failed, or leased by a live worker does nothing, so tasks
   are idempotent and redelivery is harmless.  The worker holding the lease trains again
-  while ``requested`` moved on meanwhile: batches that arrive faster than training are
-  folded into one update, and its ``BatchRun`` says which batches it took in.
+  while ``requested`` moved on meanwhile: changes that arrive faster than training are
+  folded into one update, and its ``BatchRun`` says which data revisions it took in.
 - An error is recorded on the row and retried with back-off, at most
   ``TRAINING_MAX_ATTEMPTS`` starts in all (crashes count); data that cannot be trained
   fails at once.  ``training_sweep`` (every worker queues one now and then) queues again
@@ -114,7 +114,7 @@ class _Heartbeat:
 
 
 def _finish(state: TrainingState, owner: str, covered: int, run_iterations: int, loss: float | None) -> bool:
-    """Record what the model now covers; True when newer batches arrived meanwhile (keep the lease, go on)."""
+    """Record the revision the model now reflects; True when newer changes arrived meanwhile (keep the lease, go on)."""
     now = timezone.now()
     with transaction.atomic():
         state = TrainingState.objects.select_for_update().get(pk=state.pk)
@@ -166,7 +166,7 @@ def training_run(*, dataset_id: int, mode: str, task_id: str) -> str:
                 checkpoint_seconds=settings.TRAINING_CHECKPOINT_SECONDS,
                 attempts=state.attempts,
             )
-            more = _finish(state, owner, run.batch.number, run.iterations, run.loss)
+            more = _finish(state, owner, run.revision, run.iterations, run.loss)
         except LeaseLost:
             logger.warning("training %s/%s: another worker took over (lease lost)", dataset_id, mode)
             return "lease lost"

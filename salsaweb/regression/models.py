@@ -1,9 +1,13 @@
-"""Regression datasets, their accepted batches, and one training record per (batch, mode).
+"""Regression datasets, their batches, and one training record per (data revision, mode).
 
 A batch's numbers live in the dataset's runtime namespace (one input per batch); the
 ``Batch`` row holds what the web app lists and checks: its number, size and a content
-hash for duplicate detection.  A ``BatchRun`` is the model a mode had once it was brought
-up to date with batches 1..``batch.number``: its read-out and what the update cost.
+hash for duplicate detection.  A dataset's *data revision* (``Dataset.revision``) counts
+its changes: every append, delete or replacement of a batch and every settings change is
+one.  A deleted batch keeps its row, marked ``deleted_at`` (its number is never used
+again, and the records trained on it keep pointing at it); its runtime input is deleted.
+A ``BatchRun`` is the model a mode had once it was brought up to date with the data at
+``revision``: its read-out and what the update cost.
 """
 from __future__ import annotations
 
@@ -53,7 +57,14 @@ class Dataset(models.Model):
         null=True, blank=True, help_text='{"weights": {feature: w}, "bias": b} in the data\'s units; empty = zeros.'
     )
     warm_start = models.BooleanField(default=False, help_text="Start each update from the mode's last model.")
+    window = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Train on the last K batches by number; empty = every batch."
+    )
+    l2 = models.FloatField(default=0.0, help_text="Ridge penalty (>= 0) on the weights, not the bias; 0 = none.")
     modes = models.JSONField(default=default_modes)
+    revision = models.PositiveIntegerField(
+        default=0, help_text="Data revision: changes so far (batches appended, deleted, replaced; settings changed)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,20 +76,24 @@ class Dataset(models.Model):
 
 
 class Batch(models.Model):
-    """One accepted batch of rows; append-only and numbered from 1 within its dataset."""
+    """One accepted batch of rows, numbered from 1 within its dataset; replaced in place, deleted by marking."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="batches")
     number = models.PositiveIntegerField()
     rows = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the parsed numbers (column order normalized).")
-    source = models.CharField(max_length=300, blank=True, help_text="File name it was uploaded as.")
+    source = models.CharField(max_length=300, blank=True, help_text="File name it was uploaded (or replaced) as.")
+    revision = models.PositiveIntegerField(default=0, help_text="The data revision of its last change.")
     created_at = models.DateTimeField(auto_now_add=True)
+    replaced_at = models.DateTimeField(null=True, blank=True, help_text="When its rows were last replaced.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="When it was deleted (its number stays taken).")
 
     class Meta:
         ordering = ["dataset", "number"]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "number"], name="regression_batch_unique_number"),
-            models.UniqueConstraint(fields=["dataset", "content_hash"], name="regression_batch_unique_content"),
+            models.UniqueConstraint(fields=["dataset", "content_hash"], condition=models.Q(deleted_at__isnull=True),
+                                    name="regression_batch_unique_live_content"),
         ]
 
     def __str__(self) -> str:
@@ -86,13 +101,15 @@ class Batch(models.Model):
 
 
 class BatchRun(models.Model):
-    """A mode's model after batches 1..batch.number, and the cost of bringing it up to date."""
+    """A mode's model of the data at a revision, and the cost of bringing it up to date."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="runs")
+    revision = models.PositiveIntegerField(default=0, help_text="The data revision this model reflects.")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="runs",
+                              help_text="The newest batch (by number) in the data at that revision.")
     mode = models.CharField(max_length=20, choices=Mode.choices)
     first_batch = models.PositiveIntegerField(
-        default=1, help_text="This update took in batches first_batch..batch.number (more than one when folded)."
+        default=1, help_text="This update took in revisions first_batch..revision (more than one when folded)."
     )
     attempts = models.PositiveIntegerField(
         default=1, help_text="Workers that started this update (over 1: earlier ones crashed or failed)."
@@ -119,8 +136,9 @@ class BatchRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["dataset", "batch__number", "mode"]
-        constraints = [models.UniqueConstraint(fields=["batch", "mode"], name="regression_run_unique_batch_mode")]
+        ordering = ["dataset", "revision", "mode"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "revision", "mode"],
+                                               name="regression_run_unique_revision_mode")]
 
     def __str__(self) -> str:
         return f"{self.batch} {self.mode}"
@@ -129,7 +147,7 @@ class BatchRun(models.Model):
 class TrainingState(models.Model):
     """Where background training of one (dataset, mode) stands: the queue's truth, and its lock.
 
-    ``requested`` is the batch count the model must reach, ``covered`` the batch count of its
+    ``requested`` is the data revision the model must reach, ``covered`` the revision of its
     last record.  A worker trains only while it holds the lease (``lease_owner`` until
     ``lease_expires``, renewed as it makes progress), so one worker at a time trains a
     (dataset, mode), and a dead worker's lease runs out and its work is queued again.
@@ -139,17 +157,17 @@ class TrainingState(models.Model):
     STATUS_CHOICES = [
         (QUEUED, "queued: a task is on its way to a worker"),
         (RUNNING, "running: a worker holds the lease"),
-        (DONE, "done: the model covers every requested batch"),
-        (FAILED, "failed: gave up after an error; a new batch queues it again"),
+        (DONE, "done: the model reflects the requested revision"),
+        (FAILED, "failed: gave up after an error; the next change queues it again"),
     ]
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="training_states")
     mode = models.CharField(max_length=20, choices=Mode.choices)
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
-    requested = models.PositiveIntegerField(default=0, help_text="Batch count the model must reach.")
-    covered = models.PositiveIntegerField(default=0, help_text="Batch count the last recorded model covers.")
+    requested = models.PositiveIntegerField(default=0, help_text="Data revision the model must reach.")
+    covered = models.PositiveIntegerField(default=0, help_text="Data revision the last recorded model reflects.")
     first_batch = models.PositiveIntegerField(
-        default=1, help_text="The current or last training takes in batches first_batch..requested."
+        default=1, help_text="The current or last training takes in revisions first_batch..requested."
     )
     iteration = models.PositiveIntegerField(null=True, blank=True, help_text="Iteration reached by the current run.")
     loss = models.FloatField(null=True, blank=True, help_text="Loss at that iteration.")

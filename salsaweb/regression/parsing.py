@@ -3,12 +3,20 @@
 A batch is UTF-8 text (a byte-order mark is allowed) whose first line names the columns:
 every feature of the dataset and its target, in any order; other columns are ignored (their
 cells are not read, though every row must have as many cells as the header).  Each further
-non-blank line is one row, and its cells in the dataset's columns are finite decimal numbers.  The fast path hands the
+non-blank line is one row, and its cells in the dataset's columns are finite decimal numbers
+of magnitude at most ``MAX_ABS_VALUE``.  The fast path hands the
 body to numpy's C reader; when that fails, or a value is not finite, a careful pass
 finds the first offending cell and reports it by file, row, line and column.
 
 Rows of values (``parse_rows``, e.g. a JSON body's ``[{column: number}, ...]``) are checked
 value by value, and a problem is reported by source, row and column.
+
+Why ``MAX_ABS_VALUE`` is 1e75: the models are trained from sums of squares and products of
+the values (``moments``), and descent multiplies those by weights and gradients.  At
+|value| <= 1e75 a square is at most 1e150, so the sums stay finite for any number of rows
+(float64 reaches 1.8e308) with 1e150 of headroom for those products; every mode then trains,
+standardized or not.  A value beyond it would overflow them and no later batch could train,
+so such a batch is refused whole.
 """
 from __future__ import annotations
 
@@ -22,6 +30,15 @@ import numpy as np
 
 #: A decimal number as people write them: sign, digits, optional point, optional exponent.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: Largest magnitude a value may have (see the module docstring).
+MAX_ABS_VALUE = 1e75
+
+
+def _too_large(text: str) -> str:
+    """The problem with a value beyond ``MAX_ABS_VALUE`` (``text`` as written, shortened when long)."""
+    shown = text if len(text) <= 40 else f"{float(text):.6g}"
+    return (f"{shown} is beyond the limit of ±{MAX_ABS_VALUE:g} (larger values overflow the model's "
+            "sums of squares)")
 
 
 class BatchError(ValueError):
@@ -125,17 +142,23 @@ def _first_bad_cell(body: str, source: str, names: list[str], used: set[str]) ->
                 return CsvError(source, f"{text[:40]!r} is not a number", line=line, column=name)
             if not math.isfinite(float(text)):
                 return CsvError(source, f"{text[:40]!r} overflows a 64-bit float", line=line, column=name)
+            if abs(float(text)) > MAX_ABS_VALUE:
+                return CsvError(source, _too_large(text), line=line, column=name)
     return None
 
 
-def _nonfinite_cell(data: np.ndarray, body: str, source: str, names: list[str], positions: list[int]) -> CsvError:
-    """Name the first NaN or infinite value the fast reader accepted (``data`` holds the ``positions`` columns)."""
-    bad_row, bad_col = (int(i) for i in np.argwhere(~np.isfinite(data))[0])
+def _bad_cell(bad: np.ndarray, body: str, source: str, names: list[str], positions: list[int]) -> CsvError:
+    """Name the first value the fast reader accepted that is not finite or over the limit (``bad`` marks them).
+
+    ``bad`` has the shape of the data the reader returned: its ``positions`` columns.
+    """
+    bad_row, bad_col = (int(i) for i in np.argwhere(bad)[0])
     numbered = [(offset + 2, raw) for offset, raw in enumerate(body.split("\n")) if raw.strip()]
     line, raw = numbered[bad_row]
     position = positions[bad_col]
     value = raw.rstrip("\r").split(",")[position].strip()
-    return CsvError(source, f"{value[:40]!r} is not a finite number", line=line, column=names[position])
+    problem = _too_large(value) if math.isfinite(float(value)) else f"{value[:40]!r} is not a finite number"
+    return CsvError(source, problem, line=line, column=names[position])
 
 
 def parse_batch(
@@ -160,8 +183,10 @@ def parse_batch(
         if problem is None:  # the careful pass accepts what the C reader refused: trust neither
             raise CsvError(source, "could not be read as comma-separated numbers")
         raise problem
-    if not np.isfinite(data).all():
-        raise _nonfinite_cell(data, body, source, names, positions)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(data) <= MAX_ABS_VALUE)  # NaN compares false: bad too
+    if bad.any():
+        raise _bad_cell(bad, body, source, names, positions)
     index = {names[position]: i for i, position in enumerate(positions)}
     X = np.ascontiguousarray(data[:, [index[name] for name in features]])
     y = np.ascontiguousarray(data[:, index[target]])
@@ -181,6 +206,8 @@ def _row_value(row: Mapping[str, object], number: int, column: str, source: str)
         number_value = math.inf
     if not math.isfinite(number_value):
         raise RowsError(source, f"{str(value)[:40]!r} is not a finite 64-bit float", row=number, column=column)
+    if abs(number_value) > MAX_ABS_VALUE:
+        raise RowsError(source, _too_large(str(value)), row=number, column=column)
     return number_value
 
 

@@ -1,9 +1,11 @@
 """Read side of the regression app: datasets, batches, run records, model read-outs and predictions.
 
 Read-outs come from the ``BatchRun`` records, so reading a model never trains and the model
-after any past batch can be read.  A dataset's *data version* is its batch count (the API
-calls it ``revision``); the engine's revisions are another counter, per runtime namespace.
-Shapes match what the API serves.
+at any past data revision can be read.  A dataset's *data version* is its data revision
+(``Dataset.revision``, the API's ``revision``): how many changes it has had (batches
+appended, replaced or deleted, settings changed); the engine's revisions are another
+counter, per runtime namespace.  Deleted batches are not listed.  Shapes match what the
+API serves.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -22,8 +24,8 @@ from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, TrainingState
 from .modes import mode_check
 
-RUN_FIELDS = ("batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms", "iterations",
-              "converged", "diverged", "executed", "reused", "loss", "gradient_error")
+RUN_FIELDS = ("revision", "batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms",
+              "iterations", "converged", "diverged", "executed", "reused", "loss", "gradient_error")
 STATE_FIELDS = ("status", "requested", "covered", "first_batch", "iteration", "loss", "attempts", "error",
                 "lease_owner", "lease_expires", "queued_at", "started_at", "heartbeat_at", "finished_at")
 
@@ -41,10 +43,13 @@ def dataset_get(*, owner: AbstractBaseUser, name: str) -> Dataset:
 def datasets_visible(*, user: AbstractBaseUser) -> QuerySet[Dataset]:
     """The datasets ``user`` may see and change (their own; every one for staff), by name.
 
-    Each carries ``data_version`` (its batch count) and ``rows`` (rows in all its batches).
+    Each carries ``data_version`` (its data revision), ``batch_count`` (its live batches)
+    and ``rows`` (rows in them).
     """
+    live = Q(batches__deleted_at__isnull=True)
     datasets = Dataset.objects.select_related("owner").annotate(
-        data_version=Count("batches"), rows=Coalesce(Sum("batches__rows"), 0)
+        data_version=F("revision"), batch_count=Count("batches", filter=live),
+        rows=Coalesce(Sum("batches__rows", filter=live), 0),
     )
     if not user.is_staff:
         datasets = datasets.filter(owner=user)
@@ -54,16 +59,16 @@ def datasets_visible(*, user: AbstractBaseUser) -> QuerySet[Dataset]:
 def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
     """Each dataset's training state by id, in two queries for all of them.
 
-    ``empty`` (no batches), ``trained`` (every mode's model covers every batch), else what
-    background training is doing: ``failed`` (a mode gave up), ``training`` (a worker is
-    on it) or ``queued``.  The datasets must carry ``data_version`` (as ``datasets_visible``
-    gives them).
+    ``empty`` (no live batches), ``trained`` (every mode's model reflects the data revision),
+    else what background training is doing: ``failed`` (a mode gave up), ``training`` (a
+    worker is on it) or ``queued``.  The datasets must carry ``data_version`` and
+    ``batch_count`` (as ``datasets_visible`` gives them).
     """
     ids = [d.pk for d in datasets]
     covered: dict[tuple[int, str], int] = {
         (row["dataset_id"], row["mode"]): row["covered"]
         for row in BatchRun.objects.filter(dataset_id__in=ids).values("dataset_id", "mode")
-        .annotate(covered=Max("batch__number"))
+        .annotate(covered=Max("revision"))
     }
     statuses: dict[int, set[str]] = {}
     for dataset_id, status in TrainingState.objects.filter(dataset_id__in=ids).values_list("dataset_id", "status"):
@@ -72,7 +77,7 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
     for dataset in datasets:
         behind = any(covered.get((dataset.pk, mode), 0) < dataset.data_version for mode in dataset.modes)
         status = statuses.get(dataset.pk, set())
-        if dataset.data_version == 0:
+        if dataset.batch_count == 0:
             states[dataset.pk] = "empty"
         elif not behind:
             states[dataset.pk] = "trained"
@@ -86,28 +91,28 @@ def dataset_states(*, datasets: Sequence[Dataset]) -> dict[int, str]:
 
 
 def models_cover(*, dataset: Dataset, data_version: int) -> bool:
-    """Whether every mode of the dataset has a model trained on at least batches 1..``data_version``."""
-    covered = BatchRun.objects.filter(dataset=dataset, batch__number__gte=data_version).values("mode").distinct()
+    """Whether every mode of the dataset has a model of data revision ``data_version`` or later."""
+    covered = BatchRun.objects.filter(dataset=dataset, revision__gte=data_version).values("mode").distinct()
     return set(dataset.modes) <= {row["mode"] for row in covered}
 
 
 def run_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
-    """Per-(batch, mode) records in batch order, with ``batch_number``, without the per-iteration lists."""
+    """Per-(revision, mode) records in revision order, with ``batch_number``, without the per-iteration lists."""
     return (
         BatchRun.objects.filter(dataset=dataset)
         .annotate(batch_number=F("batch__number"))
         .defer("losses", "gradient_errors", "weights", "optimum", "warnings")
-        .order_by("batch__number", "mode")
+        .order_by("revision", "mode")
     )
 
 
 def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
-    """Convergence curves (loss per iteration and the optimum), newest batch first, with ``batch_number``."""
+    """Convergence curves (loss per iteration and the optimum), newest revision first, with ``batch_number``."""
     return (
         BatchRun.objects.filter(dataset=dataset)
         .annotate(batch_number=F("batch__number"))
-        .only("id", "mode", "rows_total", "iterations", "converged", "losses", "optimum", "batch_id")
-        .order_by("-batch__number", "mode")
+        .only("id", "revision", "mode", "rows_total", "iterations", "converged", "losses", "optimum", "batch_id")
+        .order_by("-revision", "mode")
     )
 
 
@@ -117,8 +122,8 @@ def memo_records(*, dataset: Dataset) -> QuerySet:
 
 
 def dataset_data_version(*, dataset: Dataset) -> int:
-    """The dataset's data version: how many batches it has accepted."""
-    return dataset.batches.count()
+    """The dataset's data version now: its data revision, read from the database."""
+    return Dataset.objects.filter(pk=dataset.pk).values_list("revision", flat=True).get()
 
 
 def dataset_mode(*, dataset: Dataset, mode: str | None = None) -> str:
@@ -127,13 +132,18 @@ def dataset_mode(*, dataset: Dataset, mode: str | None = None) -> str:
 
 
 def batch_list(*, dataset: Dataset) -> QuerySet[Batch]:
-    """The dataset's batches in arrival order."""
-    return dataset.batches.order_by("number")
+    """The dataset's live (not deleted) batches in number order."""
+    return dataset.batches.filter(deleted_at__isnull=True).order_by("number")
+
+
+def batch_get(*, dataset: Dataset, number: int) -> Batch | None:
+    """The dataset's live batch ``number``, or None (never given, or deleted)."""
+    return batch_list(dataset=dataset).filter(number=number).first()
 
 
 def run_list(*, dataset: Dataset, mode: str | None = None, batch_number: int | None = None) -> list[dict[str, Any]]:
-    """Per-(batch, mode) records in batch order (of one mode, one batch if given): rows, time, iterations, loss."""
-    runs = BatchRun.objects.filter(dataset=dataset).select_related("batch").order_by("batch__number", "mode")
+    """Per-(revision, mode) records in revision order (of one mode, one newest batch if given): rows, time, loss."""
+    runs = BatchRun.objects.filter(dataset=dataset).select_related("batch").order_by("revision", "mode")
     if mode is not None:
         runs = runs.filter(mode=mode)
     if batch_number is not None:
@@ -149,16 +159,15 @@ def _named(features: Sequence[str], values: Sequence[float | None]) -> dict[str,
 
 
 def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -> dict[str, Any] | None:
-    """A mode's model after batch ``data_version`` (default: the latest it was trained on), or None if untrained.
+    """A mode's model at data revision ``data_version`` (default: the latest it was trained on), or None if none.
 
-    In the API's names: ``revision`` is the data version the model covers, ``data_revision``
-    the dataset's data version now; ``up_to_date`` says whether they agree.
+    In the API's names: ``revision`` is the data revision the model reflects,
+    ``data_revision`` the dataset's now; ``up_to_date`` says whether they agree; ``batch``
+    is the newest batch number in the model's data.
     """
     mode = mode_check(mode)
     runs = BatchRun.objects.filter(dataset=dataset, mode=mode).select_related("batch")
-    run = (
-        runs.filter(batch__number=data_version) if data_version is not None else runs.order_by("-batch__number")
-    ).first()
+    run = (runs.filter(revision=data_version) if data_version is not None else runs.order_by("-revision")).first()
     if run is None:
         return None
     current = dataset_data_version(dataset=dataset)
@@ -166,9 +175,10 @@ def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -
     best = run.optimum
     return {
         "mode": mode,
-        "revision": run.batch.number,
+        "revision": run.revision,
         "data_revision": current,
-        "up_to_date": run.batch.number == current,
+        "up_to_date": run.revision == current,
+        "batch": run.batch.number,
         "features": list(features),
         "target": dataset.target,
         "rows": run.rows_total,
@@ -223,8 +233,8 @@ def training_state_list(*, dataset: Dataset) -> list[dict[str, Any]]:
     """Where background training of each of the dataset's modes stands, for dashboards.
 
     One dict per mode: ``status`` (queued, running, done or failed; ``idle`` if never
-    queued), ``requested`` and ``covered`` batch counts and ``pending`` (batches not yet in
-    the model), the current run's ``first_batch``, ``iteration`` reached and ``loss``,
+    queued), ``requested`` and ``covered`` data revisions and ``pending`` (revisions not yet
+    in the model), the current run's ``first_batch``, ``iteration`` reached and ``loss``,
     ``attempts``, the last ``error``, the lease, times, and ``lease_expired`` (a running
     worker that went silent; the sweep queues its work again).
     """

@@ -1,9 +1,16 @@
-"""Write side of the regression app: create datasets, store batches, train models.
+"""Write side of the regression app: create datasets, store, replace and delete batches, train models.
 
-Views, commands and tasks call these; they hold the business rules.  A batch is stored
-in one transaction (its ``Batch`` row and its runtime input together), so a rejected
-batch leaves no trace and an accepted one is never half-stored; batches come in through
-``scheduling.batch_accept``, which also asks for their training.
+Views, commands and tasks call these; they hold the business rules.  Every change to a
+dataset's data (a batch appended, replaced or deleted) is one new data revision
+(``Dataset.revision``), stored in one transaction: its ``Batch`` row, the revision and its
+runtime inputs (in one engine revision) together, so a rejected change leaves no trace and
+an accepted one is never half-stored.  Changes come in through ``scheduling`` (e.g.
+``batch_accept``), which also asks for their training.
+
+Batch numbers are identities: a replaced batch keeps its number, a deleted one keeps its
+row (marked ``deleted_at``) and its number is never given again; its runtime input is
+deleted, so ``batch_count`` stays the highest number ever given and a deleted batch reads
+as missing (the statistics count it as no rows).
 """
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from . import inputs
 from .descent import RegressionError
@@ -28,7 +37,7 @@ from .training import Progress, train
 
 #: The settings ``dataset_update`` may change (features and target are fixed at creation).
 SETTINGS_FIELDS = ("learning_rate", "momentum", "max_iterations", "tolerance", "standardize", "initial_weights",
-                   "warm_start", "modes")
+                   "warm_start", "modes", "window", "l2")
 MAX_ITERATIONS = 100_000
 
 
@@ -70,6 +79,11 @@ def _settings_errors(dataset: Dataset) -> dict[str, str]:
         errors["max_iterations"] = f"must be an integer from 1 to {MAX_ITERATIONS}"
     if not (_finite(dataset.tolerance) and dataset.tolerance >= 0):
         errors["tolerance"] = "must be a number >= 0"
+    window = dataset.window
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        errors["window"] = "must be a positive integer (the last K batches by number), or empty for every batch"
+    if not (_finite(dataset.l2) and dataset.l2 >= 0):
+        errors["l2"] = "must be a number >= 0 (0: no ridge penalty)"
     modes = dataset.modes
     try:
         valid = isinstance(modes, list) and bool(modes) and len({mode_check(m) for m in modes}) == len(modes)
@@ -102,6 +116,8 @@ def dataset_settings(dataset: Dataset) -> dict[str, Any]:
         "max_iterations": int(dataset.max_iterations),
         "tolerance": float(dataset.tolerance),
         "standardize": bool(dataset.standardize),
+        "window": None if dataset.window is None else int(dataset.window),
+        "l2": float(dataset.l2),
     }
 
 
@@ -115,11 +131,12 @@ def _configured_start(dataset: Dataset) -> tuple[tuple[float, ...], float] | Non
 
 
 def _push_settings(dataset: Dataset) -> None:
-    """Set the dataset's settings and starting points as runtime inputs (no revision if unchanged)."""
+    """Set the dataset's settings and starting points as runtime inputs, in one engine transaction."""
     rt = dataset_runtime(dataset)
-    inputs.training_settings.set(rt, dataset_settings(dataset))
-    for mode in Mode.values:
-        inputs.initial_model.set(rt, mode, _configured_start(dataset))
+    with rt.transaction():
+        inputs.training_settings.set(rt, dataset_settings(dataset))
+        for mode in Mode.values:
+            inputs.initial_model.set(rt, mode, _configured_start(dataset))
 
 
 def dataset_create(
@@ -136,6 +153,8 @@ def dataset_create(
     initial_weights: dict[str, Any] | None = None,
     warm_start: bool = False,
     modes: list[str] | None = None,
+    window: int | None = None,
+    l2: float = 0.0,
 ) -> Dataset:
     """Create ``owner``'s dataset with no batches yet; raises ValidationError naming each bad field."""
     dataset = Dataset(
@@ -151,6 +170,8 @@ def dataset_create(
         initial_weights=initial_weights,
         warm_start=warm_start,
         modes=list(modes) if modes is not None else default_modes(),
+        window=window,
+        l2=l2,
     )
     errors = _settings_errors(dataset)
     if not name or name != name.strip():
@@ -166,21 +187,31 @@ def dataset_create(
     return dataset
 
 
-def dataset_update(*, dataset: Dataset, **changes: Any) -> Dataset:
-    """Change training settings; models retrain from them at their next update."""
+def dataset_update(*, dataset: Dataset, **changes: Any) -> tuple[Dataset, bool]:
+    """Change training settings (``SETTINGS_FIELDS``); returns the dataset and whether anything changed.
+
+    A change is one new data revision, stored with the runtime inputs in one transaction;
+    settings equal to the current ones change nothing.  Raises ValidationError naming each
+    bad or unchangeable field (then nothing is stored).  It asks for no training:
+    ``scheduling.dataset_reconfigure`` does both.
+    """
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationError({field: "cannot be changed (only training settings can)" for field in sorted(unknown)})
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        for field, value in changes.items():
-            setattr(locked, field, value)
+        changed = [field for field, value in changes.items() if getattr(locked, field) != value]
+        for field in changed:
+            setattr(locked, field, changes[field])
         errors = _settings_errors(locked)
         if errors:
             raise ValidationError(errors)
-        locked.save()
+        if not changed:
+            return locked, False
+        locked.save(update_fields=changed)
+        _revision_next(locked)
         _push_settings(locked)
-    return locked
+    return locked, True
 
 
 def dataset_delete(*, dataset: Dataset) -> None:
@@ -199,6 +230,43 @@ def batch_content_hash(X: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def _parsed(
+    dataset: Dataset, content: str | bytes | None, rows: Sequence[object] | None, source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A CSV batch (``content``) or rows of values (``rows``) as ``(X, y)``; BatchError says what is wrong."""
+    if (content is None) == (rows is None):
+        raise TypeError("give either content (CSV text) or rows")
+    if rows is None:
+        return parse_batch(content, dataset.features, dataset.target, source)
+    return parse_rows(rows, dataset.features, dataset.target, source)
+
+
+def _duplicate_check(dataset: Dataset, digest: str, source: str, *, other_than: int | None = None) -> None:
+    """Raise DuplicateBatch when a live batch (other than number ``other_than``) has these numbers."""
+    same = (
+        dataset.batches.filter(content_hash=digest, deleted_at__isnull=True).exclude(number=other_than)
+        .values_list("number", flat=True).first()
+    )
+    if same is not None:
+        raise DuplicateBatch(f"{source}: identical to batch #{same} of {dataset.name!r} (not added again)",
+                             number=same)
+
+
+def _revision_next(dataset: Dataset) -> int:
+    """Count one more change of the (locked) dataset and return its new data revision."""
+    Dataset.objects.filter(pk=dataset.pk).update(revision=F("revision") + 1)
+    dataset.refresh_from_db(fields=["revision"])
+    return dataset.revision
+
+
+def _batch_live(*, dataset: Dataset, number: int) -> Batch:
+    """The dataset's batch ``number`` unless deleted; Batch.DoesNotExist (naming it) otherwise."""
+    batch = dataset.batches.filter(number=number, deleted_at__isnull=True).first()
+    if batch is None:
+        raise Batch.DoesNotExist(f"{dataset.name!r} has no batch #{number}")
+    return batch
+
+
 def batch_create(
     *,
     dataset: Dataset,
@@ -208,26 +276,19 @@ def batch_create(
 ) -> Batch:
     """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
-    Raises BatchError (nothing stored) or DuplicateBatch.  The ``Batch`` row and
-    the runtime inputs are written in one transaction, the two inputs (the rows and
-    ``batch_count``) in one engine revision.  It asks for no training:
+    Raises BatchError (nothing stored) or DuplicateBatch.  The ``Batch`` row, the new data
+    revision and the runtime inputs are written in one transaction, the two inputs (the
+    rows and ``batch_count``) in one engine revision.  It asks for no training:
     ``scheduling.batch_accept`` does both.
     """
-    if (content is None) == (rows is None):
-        raise TypeError("give either content (CSV text) or rows")
-    if rows is None:
-        X, y = parse_batch(content, dataset.features, dataset.target, source)
-    else:
-        X, y = parse_rows(rows, dataset.features, dataset.target, source)
+    X, y = _parsed(dataset, content, rows, source)
     digest = batch_content_hash(X, y)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        same = locked.batches.filter(content_hash=digest).values_list("number", flat=True).first()
-        if same is not None:
-            raise DuplicateBatch(f"{source}: identical to batch #{same} of {locked.name!r} (not added again)",
-                                 number=same)
+        _duplicate_check(locked, digest, source)
         last = locked.batches.order_by("-number").values_list("number", flat=True).first() or 0
-        row = Batch.objects.create(dataset=locked, number=last + 1, rows=len(y), content_hash=digest, source=source)
+        row = Batch.objects.create(dataset=locked, number=last + 1, rows=len(y), content_hash=digest, source=source,
+                                   revision=_revision_next(locked))
         rt = dataset_runtime(locked)
         with rt.transaction():  # one revision: no reader sees the rows without the count
             inputs.batch.set(rt, row.number, (X, y))
@@ -235,11 +296,60 @@ def batch_create(
     return row
 
 
+def batch_replace(
+    *,
+    dataset: Dataset,
+    number: int,
+    content: str | bytes | None = None,
+    rows: Sequence[object] | None = None,
+    source: str = "batch.csv",
+) -> tuple[Batch, bool]:
+    """Replace the rows of batch ``number`` (same rules as ``batch_create``); returns it and whether it changed.
+
+    Rows equal to its own change nothing (no revision).  Raises Batch.DoesNotExist for a
+    missing or deleted batch, BatchError or DuplicateBatch (a different live batch has these
+    numbers); then nothing is stored.  It asks for no training (``scheduling.batch_resubmit``).
+    """
+    X, y = _parsed(dataset, content, rows, source)
+    digest = batch_content_hash(X, y)
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        batch = _batch_live(dataset=locked, number=number)
+        if batch.content_hash == digest:
+            return batch, False
+        _duplicate_check(locked, digest, source, other_than=number)
+        batch.rows, batch.content_hash, batch.source, batch.replaced_at = len(y), digest, source, timezone.now()
+        batch.revision = _revision_next(locked)
+        batch.save(update_fields=["rows", "content_hash", "source", "replaced_at", "revision"])
+        rt = dataset_runtime(locked)
+        with rt.transaction():
+            inputs.batch.set(rt, number, (X, y))
+    return batch, True
+
+
+def batch_delete(*, dataset: Dataset, number: int) -> Batch:
+    """Delete batch ``number``: mark its row deleted and delete its runtime input, as one new data revision.
+
+    Its number is never given again; the other batches keep theirs.  Raises
+    Batch.DoesNotExist for a missing or already deleted batch.  It asks for no training
+    (``scheduling.batch_withdraw``).
+    """
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        batch = _batch_live(dataset=locked, number=number)
+        batch.deleted_at, batch.revision = timezone.now(), _revision_next(locked)
+        batch.save(update_fields=["deleted_at", "revision"])
+        rt = dataset_runtime(locked)
+        with rt.transaction():
+            inputs.batch.delete(rt, number)
+    return batch
+
+
 def _warm_start(dataset: Dataset, mode: str, rt: Any, upto: int) -> None:
-    """Start ``mode`` from its last model before batch ``upto`` (or the configured start if none)."""
+    """Start ``mode`` from its last model before data revision ``upto`` (or the configured start if none)."""
     previous = (
-        BatchRun.objects.filter(dataset=dataset, mode=mode, batch__number__lt=upto, diverged=False)
-        .order_by("-batch__number")
+        BatchRun.objects.filter(dataset=dataset, mode=mode, revision__lt=upto, diverged=False)
+        .order_by("-revision")
         .values_list("weights", "bias")
         .first()
     )
@@ -252,6 +362,15 @@ def _floats(values: Iterable[float]) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
+def _data_state(dataset: Dataset) -> tuple[int, tuple[int, int, int] | None]:
+    """The dataset's data revision now and its newest live batch as ``(id, number, rows)`` (None if none)."""
+    revision = Dataset.objects.filter(pk=dataset.pk).values_list("revision", flat=True).get()
+    latest = (
+        dataset.batches.filter(deleted_at__isnull=True).order_by("-number").values_list("id", "number", "rows").first()
+    )
+    return revision, latest
+
+
 def model_train(
     *,
     dataset: Dataset,
@@ -260,39 +379,44 @@ def model_train(
     checkpoint_seconds: float | None = None,
     attempts: int = 1,
 ) -> BatchRun:
-    """Bring ``mode``'s model up to date with every accepted batch and record it (and its cost).
+    """Bring ``mode``'s model up to date with the dataset's data and record it (and its cost) at its revision.
 
     ``progress(iteration, loss)`` is called as iterations complete; ``checkpoint_seconds``
     stores the iterations so far that often (see ``training.train``); ``attempts`` is how
-    many workers started this update, for the record.  Raises RegressionError when the
-    dataset has no rows yet, ValidationError for an unknown mode.
+    many workers started this update, for the record.  The record's revision is the data
+    revision read before training when it is unchanged after (else training runs again,
+    up to three times, from its memos; still racing, the record takes the earlier revision
+    and the training state stays behind, so it is trained once more).  Raises
+    RegressionError when the dataset has no rows, ValidationError for an unknown mode.
     """
     mode = mode_check(mode)
-    latest = dataset.batches.order_by("-number").values_list("id", "number", "rows").first()
-    if latest is None:
-        raise RegressionError(f"dataset {dataset.name!r} has no rows yet: add a batch before training")
     rt = dataset_runtime(dataset)
-    if dataset.warm_start:
-        _warm_start(dataset, mode, rt, latest[1])
-    before = rt.counters.snapshot()
-    started = perf_counter()
-    result = train(rt, mode, progress, checkpoint_seconds)
-    wall_ms = (perf_counter() - started) * 1e3
-    after = rt.counters.snapshot()
-    if result["batches"] != latest[1]:  # another batch arrived meanwhile: the model covers it too
-        latest = dataset.batches.filter(number=result["batches"]).values_list("id", "number", "rows").get()
+    for _ in range(3):
+        revision, latest = _data_state(dataset)
+        if latest is None:
+            raise RegressionError(f"dataset {dataset.name!r} has no rows yet: add a batch before training")
+        if dataset.warm_start:
+            _warm_start(dataset, mode, rt, revision)
+        before = rt.counters.snapshot()
+        started = perf_counter()
+        result = train(rt, mode, progress, checkpoint_seconds)
+        wall_ms = (perf_counter() - started) * 1e3
+        after = rt.counters.snapshot()
+        if _data_state(dataset)[0] == revision:
+            break
     errors, best = result["gradient_errors"], result["optimum"]
     previous = (
-        BatchRun.objects.filter(dataset=dataset, mode=mode, batch__number__lt=latest[1])
-        .order_by("-batch__number")
-        .values_list("batch__number", flat=True)
+        BatchRun.objects.filter(dataset=dataset, mode=mode, revision__lt=revision)
+        .order_by("-revision")
+        .values_list("revision", flat=True)
         .first()
     )
     run, _ = BatchRun.objects.update_or_create(
-        batch_id=latest[0],
+        dataset=dataset,
+        revision=revision,
         mode=mode,
         defaults={
-            "dataset": dataset,
+            "batch_id": latest[0],
             "first_batch": (previous or 0) + 1,
             "attempts": attempts,
             "rows_batch": latest[2],

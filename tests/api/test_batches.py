@@ -155,3 +155,19 @@ def test_json_body_over_the_limit_is_413(api, dataset, settings) -> None:
     answer = api.post(f"/api/datasets/{dataset.pk}/batches/", {"rows": rows}, format="json")
     assert answer.status_code == 413 and answer.json()["code"] == "too_large" and answer.json()["file"] is None
     _nothing_stored(dataset)
+
+
+def test_values_that_would_overflow_the_statistics_are_refused_at_the_door(api, dataset, upload) -> None:
+    answer = upload(api, dataset, "x0,x1,y\n1,2,3\n4,5,1e200\n", "huge.csv")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["file"], body["row"], body["line"], body["column"]) == (
+        "invalid_csv", "huge.csv", 2, 3, "y")
+    assert body["reason"].startswith("1e200 is beyond the limit of ±1e+75")
+    assert body["detail"].startswith("huge.csv, row 2 (line 3), column 'y': 1e200")
+    rows = api.post(f"/api/datasets/{dataset.pk}/batches/", {"rows": [{"x0": -1e200, "x1": 0, "y": 1}]},
+                    format="json")
+    assert rows.status_code == 400 and (rows.json()["row"], rows.json()["column"]) == (1, "x0")
+    assert "-1e+200 is beyond the limit" in rows.json()["reason"]
+    _nothing_stored(dataset)
+    assert upload(api, dataset, "x0,x1,y\n1,2,3\n4,5,7\n", "fine.csv").status_code == 202  # later batches train

@@ -49,3 +49,14 @@ def test_batches_and_records_are_read_only_and_deleting_a_dataset_retires_its_na
     answer = admin_client.post(f"/admin/regression/dataset/{dataset.pk}/delete/", {"post": "yes"})
     assert answer.status_code == 302 and not Dataset.objects.exists()
     assert Namespace.objects.get(name=dataset.namespace).deleted_at is not None
+
+
+def test_batch_list_shows_revisions_and_deleted_batches(admin_client, dataset) -> None:
+    services.batch_create(dataset=dataset, content="a,b\n3,2\n4,4\n", source="second.csv")
+    services.batch_delete(dataset=dataset, number=1)
+    listing = admin_client.get("/admin/regression/batch/").content.decode()
+    assert "second.csv" in listing and "deleted at" in listing.lower()
+    live = admin_client.get("/admin/regression/batch/?deleted_at__isnull=True").content.decode()
+    assert "second.csv" in live and "batch.csv" not in live
+    datasets = admin_client.get("/admin/regression/dataset/").content.decode()
+    assert f'href="/admin/regression/batch/?dataset__id__exact={dataset.pk}">1</a>' in datasets  # one live batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salsaweb.regression.parsing import CsvError, parse_batch
+from salsaweb.regression.parsing import MAX_ABS_VALUE, CsvError, RowsError, parse_batch, parse_rows
 
 FEATURES = ["a", "b"]
 
@@ -91,3 +91,34 @@ def test_error_carries_its_location() -> None:
         parse("a,b,y\n1,2,3\n4,oops,6\n")
     assert (caught.value.source, caught.value.line, caught.value.column) == ("upload.csv", 3, "b")
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "column", "shown"),
+    [
+        ("a,b,y\n1,2,3\n4,1e200,6\n", 3, "b", "1e200"),  # the fast reader's path
+        ("a,b,y\n1,2,-2e75\n", 2, "y", "-2e75"),
+        ("a,b,y\n1,1e200,3\n4,x,6\n", 2, "b", "1e200"),  # the careful pass: the first problem in file order
+        ("a,b,y\n1," + "9" * 80 + ",3\n", 2, "b", "1e+80"),  # a long value is shown shortened
+    ],
+)
+def test_values_beyond_the_limit_are_refused_naming_row_column_and_value(content, line, column, shown) -> None:
+    with pytest.raises(CsvError) as error:
+        parse(content)
+    problem = error.value
+    assert (problem.source, problem.line, problem.row, problem.column) == ("upload.csv", line, line - 1, column)
+    assert problem.problem == f"{shown} is beyond the limit of ±1e+75 (larger values overflow the model's sums of squares)"
+
+
+def test_values_at_the_limit_are_accepted() -> None:
+    X, y = parse("a,b,y\n1e75,-1e75,0\n")
+    assert X.tolist() == [[1e75, -1e75]] and MAX_ABS_VALUE == 1e75
+
+
+def test_json_rows_beyond_the_limit_are_refused() -> None:
+    with pytest.raises(RowsError) as error:
+        parse_rows([{"a": 1, "b": 2, "y": 3}, {"a": 1e200, "b": 2, "y": 3}], FEATURES, "y")
+    assert (error.value.row, error.value.column) == (2, "a")
+    assert error.value.problem.startswith("1e+200 is beyond the limit")
+    with pytest.raises(RowsError, match=r"1e\+100 is beyond"):
+        parse_rows([{"a": 10**100, "b": 2, "y": 3}], FEATURES, "y")

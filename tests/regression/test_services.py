@@ -214,19 +214,22 @@ def test_divergent_learning_rate_is_recorded_not_raised(owner, data) -> None:
 def test_settings_update_retrains_and_warm_start_starts_from_the_last_model(dataset, data) -> None:
     services.batch_create(dataset=dataset, content=to_csv(*data[0]))
     cold = services.model_train(dataset=dataset, mode="incremental")
-    services.dataset_update(dataset=dataset, max_iterations=3, tolerance=0.0)
+    dataset, changed = services.dataset_update(dataset=dataset, max_iterations=3, tolerance=0.0)
+    assert changed and dataset.revision == 2  # a settings change is a new data revision
     short = services.model_train(dataset=dataset, mode="incremental")
-    assert (cold.pk, short.iterations) == (short.pk, 3)  # the record of batch 1 is replaced
+    assert (cold.revision, short.revision, short.iterations) == (1, 2, 3)
+    assert services.dataset_update(dataset=dataset, max_iterations=3) == (dataset, False)
     with pytest.raises(ValidationError):
         services.dataset_update(dataset=dataset, features=["z"])
     with pytest.raises(ValidationError):
         services.dataset_update(dataset=dataset, momentum=2.0)
+    assert selectors.dataset_data_version(dataset=dataset) == 2
 
-    dataset = services.dataset_update(dataset=dataset, warm_start=True, max_iterations=100, tolerance=1e-6)
+    dataset, _ = services.dataset_update(dataset=dataset, warm_start=True, max_iterations=100, tolerance=1e-6)
     services.model_train(dataset=dataset, mode="incremental")
     services.batch_create(dataset=dataset, content=to_csv(*data[1]))
     warm = services.model_train(dataset=dataset, mode="incremental")
-    previous = selectors.model_get(dataset=dataset, mode="incremental", data_version=1)
+    previous = selectors.model_get(dataset=dataset, mode="incremental", data_version=3)
     assert warm.losses[0] < cold.losses[0] / 10  # started near the previous optimum, not at zero
     rt = dataset_runtime(dataset)
     assert inputs.initial_model(rt, "incremental") == (tuple(previous["weights"].values()), previous["bias"])
@@ -248,3 +251,17 @@ def test_demo_command_reproduces_the_seed_demonstration(capsys) -> None:
     assert "optimum      predict(10) = " in out
     assert Dataset.objects.get(name="regression-demo").batches.count() == 3
     assert BatchRun.objects.count() == 9
+
+
+def test_window_and_l2_are_validated_and_reach_the_runtime_settings(owner) -> None:
+    dataset = services.dataset_create(owner=owner, name="w", features=FEATURES, target="y", window=4, l2=0.25)
+    settings = inputs.training_settings(dataset_runtime(dataset))
+    assert (settings["window"], settings["l2"]) == (4, 0.25)
+    for bad in ({"window": 0}, {"window": True}, {"window": 2.5}, {"l2": -0.1}, {"l2": float("nan")}):
+        with pytest.raises(ValidationError) as error:
+            services.dataset_update(dataset=dataset, **bad)
+        assert set(error.value.message_dict) == set(bad)
+    dataset, changed = services.dataset_update(dataset=dataset, window=None, l2=0.0)
+    assert changed and dataset.revision == 1
+    assert services.dataset_settings(dataset)["window"] is None
+    assert inputs.training_settings(dataset_runtime(dataset))["l2"] == 0.0

@@ -111,11 +111,13 @@ def test_batches_arriving_during_training_are_folded_into_one_more_update(datase
     monkeypatch.setattr(leases._Heartbeat, "__call__", beat_and_accept)
     scheduling.batch_accept(dataset=dataset, content=csvs[0])
     assert arrived == [2, 3]
-    assert _runs(dataset) == [(1, 1, 1), (2, 3, 1)]  # one more update covered batches 2 and 3
+    # The data changed while it trained, so the update ran again (from its memos) and its one
+    # record reflects revision 3: revisions 1 to 3, batches 1 to 3.
+    assert _runs(dataset) == [(1, 3, 1)]
     state = _state(dataset)
-    assert (state.status, state.covered, state.first_batch) == ("done", 3, 2)
+    assert (state.status, state.covered, state.first_batch) == ("done", 3, 1)
     rows = [row for row in selectors.run_list(dataset=dataset)]
-    assert [(r["first_batch"], r["batch"]) for r in rows] == [(1, 1), (2, 3)]
+    assert [(r["first_batch"], r["revision"], r["batch"]) for r in rows] == [(1, 3, 3)]
 
 
 def test_progress_is_written_while_training_runs(dataset, csvs, monkeypatch, settings):

@@ -15,6 +15,7 @@
     dataset: null,            // the dataset as the API gives it (revision, rows, state)
     runs: new Map(),          // "batch:mode" -> run record
     lastBatch: 0,             // highest batch number among the runs seen
+    lastRevision: 0,          // highest data revision among the runs seen
     models: {},               // mode -> model or null
     training: [],             // per-mode training state rows
     curves: [],               // latest curves of the convergence chart's mode
@@ -53,10 +54,11 @@
   }
 
   async function refreshRuns() {
-    // The last seen batch is asked again: a later update may have recorded its run.
-    const url = withQuery(config.api.runs, { batch_min: Math.max(state.lastBatch, 1), page_size: RUN_PAGE_SIZE });
+    // The last seen revision is asked again: a later update may have recorded its run.
+    const url = withQuery(config.api.runs, { revision_min: Math.max(state.lastRevision, 1), page_size: RUN_PAGE_SIZE });
     for (const run of await allPages(url)) {
-      state.runs.set(`${run.batch}:${run.mode}`, run);
+      state.runs.set(`${run.revision}:${run.mode}`, run);
+      state.lastRevision = Math.max(state.lastRevision, run.revision);
       state.lastBatch = Math.max(state.lastBatch, run.batch);
     }
   }
@@ -160,7 +162,7 @@
   }
 
   function runsOf(mode) {
-    return [...state.runs.values()].filter((run) => run.mode === mode).sort((a, b) => a.batch - b.batch);
+    return [...state.runs.values()].filter((run) => run.mode === mode).sort((a, b) => a.revision - b.revision);
   }
 
   const PLOT_CONFIG = { responsive: true, displaylogo: false };
