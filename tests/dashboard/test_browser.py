@@ -90,6 +90,10 @@ def test_sign_in_create_upload_and_see_model_and_charts(live_server, django_user
         expect(results.filter(has_text="first-again.csv")).to_have_text(
             "first-again.csv: identical to batch #1 of 'browser test' (not added again)")
 
+        batch_rows = page.locator("#batch-table tbody tr")  # redrawn from the server after the uploads
+        expect(batch_rows).to_have_count(2)
+        expect(page.locator('#batch-table tr[data-batch="2"]')).to_contain_text("second.csv")
+
         with page.expect_download() as download:
             page.click('button.download[data-chart="timing"]')
         assert download.value.suggested_filename == "browser_test-timing.csv"

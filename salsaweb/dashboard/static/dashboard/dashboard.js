@@ -310,6 +310,16 @@
       state.uploads -= 1;
       refresh();
     }
+    await refreshBatchList();
+  }
+
+  // The batch list is drawn by the server: after uploads, take the section from a fresh copy of the page.
+  async function refreshBatchList() {
+    const response = await fetch(window.location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = page.getElementById("batches");
+    if (fresh) document.getElementById("batches").replaceWith(fresh);
   }
 
   // -- wiring ----------------------------------------------------------------------------------
@@ -345,9 +355,10 @@
   ["convergence-log", "timing-x", "timing-log"].forEach((id) => document.getElementById(id).addEventListener("change", render));
   document.querySelectorAll("button.download").forEach((button) =>
     button.addEventListener("click", () => downloadCsv(button.dataset.chart)));
-  document.querySelectorAll("form[data-confirm]").forEach((form) => form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  }));
+  document.addEventListener("submit", (event) => {  // delegated: the batch list is redrawn after uploads
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
 
   window.addEventListener("load", render);  // Plotly (loaded after this script) is there by now
   refresh();
