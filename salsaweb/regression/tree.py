@@ -23,16 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from .moments import Moments, moments_empty, moments_merge
+from .moments import Moments, moments_empty
 
-#: Nodes per chunk: what an update copies per level.
-CHUNK = 16
+#: Nodes per chunk: what an update copies per level, and what the store walks is ~2 x batches / CHUNK chunks.
+CHUNK = 32
 
-#: ``{"width": p + 1, "leaves": int, "levels": tuple[level, ...]}``; a level is a tuple of chunks
-#: ``(n, present, mean, m2)`` with shapes ``(c,)``, ``(c,)``, ``(c, p + 1)``, ``(c, p + 1, p + 1)``.
+#: ``{"width": w = p + 1, "leaves": int, "levels": tuple[level, ...]}``; a level is a tuple of chunks, each one
+#: float array of shape ``(c, 2 + w + w * w)``: per node n, present, mean, M2 (flattened); counts are exact in
+#: float64 below 2**53.
 Tree = dict[str, Any]
-#: One node: ``(n, present, mean, m2)``.
-Node = tuple[int, int, np.ndarray, np.ndarray]
 
 
 def tree_empty(features: int) -> Tree:
@@ -40,29 +39,27 @@ def tree_empty(features: int) -> Tree:
     return {"width": features + 1, "leaves": 0, "levels": ()}
 
 
-def _chunk(width: int, size: int) -> tuple[np.ndarray, ...]:
-    return (np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64), np.zeros((size, width)),
-            np.zeros((size, width, width)))
+def _chunk(width: int, size: int) -> np.ndarray:
+    return np.zeros((size, 2 + width + width * width))
 
 
-class _Writer:
-    """Copy-on-write access to a tree's nodes during one update."""
+class _Nodes:
+    """Access to a tree's nodes as packed rows ``[n, present, mean..., M2...]``; copy-on-write when writing."""
 
-    def __init__(self, tree: Tree) -> None:
+    def __init__(self, tree: Tree, write: bool = False) -> None:
         self.width = tree["width"]
-        self.levels = [list(level) for level in tree["levels"]]
+        self.levels: list[Any] = [list(level) for level in tree["levels"]] if write else list(tree["levels"])
         self.copied: set[tuple[int, int]] = set()
 
-    def node(self, level: int, index: int) -> Node:
-        """Node ``(level, index)`` as ``(n, present, mean, m2)``; an absent node has no rows."""
-        chunks = self.levels[level] if level < len(self.levels) else []
+    def row(self, level: int, index: int) -> np.ndarray | None:
+        """Node ``(level, index)``, or None where no node was ever written (no rows, none present)."""
+        chunks = self.levels[level] if level < len(self.levels) else ()
         c, o = divmod(index, CHUNK)
-        if c >= len(chunks) or o >= len(chunks[c][0]):
-            return 0, 0, np.zeros(self.width), np.zeros((self.width, self.width))
-        n, present, mean, m2 = chunks[c]
-        return int(n[o]), int(present[o]), mean[o], m2[o]
+        if c >= len(chunks) or o >= len(chunks[c]):
+            return None
+        return chunks[c][o]
 
-    def put(self, level: int, index: int, n: int, present: int, mean: np.ndarray, m2: np.ndarray) -> None:
+    def put(self, level: int, index: int, row: np.ndarray) -> None:
         """Set node ``(level, index)``, copying its chunk first (once per update) and growing it as needed."""
         while len(self.levels) <= level:
             self.levels.append([])
@@ -71,23 +68,40 @@ class _Writer:
         while len(chunks) <= c:
             chunks.append(_chunk(self.width, 0))
         chunk = chunks[c]
-        if (level, c) not in self.copied or len(chunk[0]) <= o:
-            size = max(len(chunk[0]), o + 1)
-            grown = _chunk(self.width, size)
-            for new, old in zip(grown, chunk):
-                new[: len(old)] = old
+        if (level, c) not in self.copied or len(chunk) <= o:
+            grown = _chunk(self.width, max(len(chunk), o + 1))
+            grown[: len(chunk)] = chunk
             chunks[c] = chunk = grown
             self.copied.add((level, c))
-        chunk[0][o], chunk[1][o], chunk[2][o], chunk[3][o] = n, present, mean, m2
+        chunk[o] = row
 
     def tree(self, leaves: int) -> Tree:
         """The tree as written, over ``leaves`` leaves."""
         return {"width": self.width, "leaves": leaves, "levels": tuple(tuple(level) for level in self.levels)}
 
 
-def _merge(a: Node, b: Node) -> Node:
-    merged = moments_merge({"n": a[0], "mean": a[2], "m2": a[3]}, {"n": b[0], "mean": b[2], "m2": b[3]})
-    return merged["n"], a[1] + b[1], merged["mean"], merged["m2"]
+def _merge(a: np.ndarray | None, b: np.ndarray | None, w: int) -> np.ndarray | None:
+    """Two packed nodes merged (Chan's update, as ``moments_merge``), counts of present batches added."""
+    if a is None or b is None:
+        return b if a is None else a
+    na, nb = a[0], b[0]
+    if na == 0 or nb == 0:
+        out = (b if na == 0 else a).copy()
+        out[1] = a[1] + b[1]
+        return out
+    n = na + nb
+    out = a + b  # right for n, present and the M2 sum; the mean is set below
+    delta = b[2 : 2 + w] - a[2 : 2 + w]
+    out[2 : 2 + w] = a[2 : 2 + w] + delta * (nb / n)
+    out[2 + w :] += np.outer(delta, delta * (na * nb / n)).ravel()
+    return out
+
+
+def _leaf(moments: Moments | None, w: int) -> np.ndarray:
+    row = np.zeros(2 + w + w * w)
+    if moments is not None:
+        row[0], row[1], row[2 : 2 + w], row[2 + w :] = moments["n"], 1, moments["mean"], np.ravel(moments["m2"])
+    return row
 
 
 def tree_set(tree: Tree, leaves: dict[int, Moments | None]) -> Tree:
@@ -97,41 +111,42 @@ def tree_set(tree: Tree, leaves: dict[int, Moments | None]) -> Tree:
     """
     if not leaves:
         return tree
-    writer = _Writer(tree)
+    nodes, w = _Nodes(tree, write=True), tree["width"]
     size = max(tree["leaves"], max(leaves) + 1)
     for index, moments in leaves.items():
-        if moments is None:
-            writer.put(0, index, 0, 0, np.zeros(writer.width), np.zeros((writer.width, writer.width)))
-        else:
-            writer.put(0, index, int(moments["n"]), 1, moments["mean"], moments["m2"])
+        nodes.put(0, index, _leaf(moments, w))
     top = max(size - 1, 1).bit_length()  # levels 0..top: the top node covers every leaf
     dirty = set(leaves)
     for level in range(1, top + 1):
         dirty = {index // 2 for index in dirty}
         for index in sorted(dirty):
-            parent = _merge(writer.node(level - 1, 2 * index), writer.node(level - 1, 2 * index + 1))
-            writer.put(level, index, *parent)
-    return writer.tree(size)
+            parent = _merge(nodes.row(level - 1, 2 * index), nodes.row(level - 1, 2 * index + 1), w)
+            nodes.put(level, index, parent if parent is not None else _leaf(None, w))
+    return nodes.tree(size)
 
 
 def tree_range(tree: Tree, lo: int, hi: int) -> Moments:
     """The statistics of leaves ``lo .. hi - 1``: the merge of at most 2 log2(leaves) nodes, left to right."""
-    reader = _Writer(tree)
+    nodes, w = _Nodes(tree), tree["width"]
     left, right = [], []
     level = 0
     lo, hi = max(lo, 0), min(hi, tree["leaves"])
+    if lo == 0 and hi == tree["leaves"] and hi > 1:  # every leaf: the top node, no merge
+        left, lo = [nodes.row(max(hi - 1, 1).bit_length(), 0)], hi
     while lo < hi:
         if lo & 1:
-            left.append(reader.node(level, lo))
+            left.append(nodes.row(level, lo))
             lo += 1
         if hi & 1:
             hi -= 1
-            right.append(reader.node(level, hi))
+            right.append(nodes.row(level, hi))
         lo, hi, level = lo // 2, hi // 2, level + 1
-    total = moments_empty(tree["width"] - 1)
-    for n, _, mean, m2 in left + right[::-1]:
-        total = moments_merge(total, {"n": n, "mean": mean, "m2": m2})
-    return total
+    total = None
+    for row in left + right[::-1]:
+        total = _merge(total, row, w)
+    if total is None or total[0] == 0:
+        return moments_empty(w - 1)
+    return {"n": int(total[0]), "mean": total[2 : 2 + w].copy(), "m2": total[2 + w :].reshape(w, w).copy()}
 
 
 def tree_last_present(tree: Tree, hi: int, count: int) -> int:
@@ -139,7 +154,7 @@ def tree_last_present(tree: Tree, hi: int, count: int) -> int:
 
     O(log leaves): the range's nodes are scanned from the right, then one is descended.
     """
-    reader = _Writer(tree)
+    reader = _Nodes(tree)
     nodes = []
     lo, hi, level = 0, min(hi, tree["leaves"]), 0
     while lo < hi:
@@ -149,15 +164,19 @@ def tree_last_present(tree: Tree, hi: int, count: int) -> int:
         lo, hi, level = lo // 2, hi // 2, level + 1
     seen = 0
     for level, index in nodes:  # right to left
-        present = reader.node(level, index)[1]
+        present = _present(reader.row(level, index))
         if seen + present < count:
             seen += present
             continue
         while level > 0:
             level, index = level - 1, 2 * index + 1
-            present = reader.node(level, index)[1]
+            present = _present(reader.row(level, index))
             if seen + present < count:
                 seen += present
                 index -= 1
         return index
     return 0
+
+
+def _present(row: np.ndarray | None) -> int:
+    return 0 if row is None else int(row[1])
