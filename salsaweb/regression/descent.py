@@ -1,4 +1,4 @@
-"""Gradient descent on least squares, as pure functions of the sufficient statistics.
+"""Descent on (ridge) least squares, as pure functions of the sufficient statistics.
 
 Training works in *optimization coordinates*: each feature is shifted and scaled,
 ``z = (x - shift) / scale``, and the model is ``z . v + c``.  With ``standardize`` on,
@@ -10,17 +10,33 @@ This is a reparametrization, not an approximation: every ``(v, c)`` is exactly o
 ``standardize`` off, shift is 0 and scale 1 and descent runs on the raw weights, as in
 the seed.
 
-The loss is the mean squared error ``(1/n) sum (x . w + b - y)^2``.  In optimization
-coordinates, with ``R`` the covariance of ``z``, ``q`` the covariance of ``z`` with ``y``,
-``zbar`` the mean of ``z`` and ``e = c + zbar . v - mean_y`` (the mean residual)::
+The loss is the mean squared error plus the ridge penalty (setting ``l2``, default 0),
+``(1/n) sum (x . w + b - y)^2 + l2 sum_j (s_j w_j)^2``, where ``s_j`` is feature j's
+standard deviation over the rows used: the penalty is on the weights *in standardized
+units* (so it does not depend on the columns' units, nor on the ``standardize`` setting)
+and never on the bias; it is ``l2 ||v||^2`` when ``standardize`` is on.  The optimum is
+sklearn's ``Ridge(alpha = n * l2)`` on standardized features, mapped back.  In
+optimization coordinates, with ``R`` the covariance of ``z`` plus the penalty's diagonal
+``l2 (s / scale)^2``, ``q`` the covariance of ``z`` with ``y``, ``zbar`` the mean of ``z``
+and ``e = c + zbar . v - mean_y`` (the mean residual)::
 
     loss(v, c) = v^T R v - 2 q^T v + var_y + e^2
     grad_v     = 2 (R v - q) + 2 e zbar,        grad_c = 2 e
     Hessian    = 2 [[R + zbar zbar^T, zbar], [zbar^T, 1]]
 
-so gradient and loss cost O(features^2) whatever the number of rows.
+so gradient and loss cost O(features^2) whatever the number of rows.  ``loss`` everywhere
+(curves, the optimum's) is this penalized objective.
 
-The step is either fixed (``learning_rate``) or "auto": from the Hessian's extreme
+With ``learning_rate`` and ``momentum`` both "auto" (the defaults) the method is
+*conjugate gradients* on this quadratic (``training._step``): each iteration searches
+exactly along a direction conjugate to the previous ones (``line_search``: the step
+``-g.d / d.H d``, exact because the loss is quadratic and ``H`` is known from the
+statistics; ``conjugate``: Polak-Ribiere with restarts).  In exact arithmetic that
+reaches the optimum in at most ``features + 1`` iterations, and standardization is its
+preconditioner; an iteration never increases the loss (a step that would, through
+rounding, is retried along steepest descent or not taken).
+
+Otherwise the step is heavy-ball, fixed (``learning_rate``) or "auto": from the Hessian's extreme
 eigenvalues ``L`` and ``mu`` (both known exactly from the statistics), the optimal
 heavy-ball (momentum) parameters ``alpha = 4 / (sqrt L + sqrt mu)^2`` and
 ``beta = ((sqrt L - sqrt mu) / (sqrt L + sqrt mu))^2``, which converge on any quadratic at

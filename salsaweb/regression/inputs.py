@@ -1,9 +1,11 @@
 """The runtime inputs of one dataset (each dataset has its own runtime namespace).
 
 Batch ``k`` is set when it is accepted, together with ``batch_count`` (one revision,
-``services.batch_create``).  The services only append, but ``statistics`` (and so the
-incremental mode) follows a batch that is replaced or deleted later; the delta mode reads
-only batches it has not yet seen, and the naive mode needs every batch 1..count set.
+``services.batch_create``).  A batch may be replaced or deleted later (its number stays
+its identity; ``batch_count`` is the highest number given out): every mode uses the
+batches 1..count that have a value, or the ``window`` highest-numbered of them
+(``training_settings(rt).get("window")``, None for all), with the ridge penalty
+``training_settings(rt).get("l2", 0.0)``.
 """
 from __future__ import annotations
 

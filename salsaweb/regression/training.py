@@ -2,13 +2,16 @@
 
 As in the Salsa.jl example this comes from, each iteration's weights are a memoized
 value computed from the previous iteration's weights and gradient: ``<mode>_step(rt, i)``
-reads ``<mode>_step(rt, i - 1)``, takes one descent step from its weights with its
-gradient, and returns the new weights together with the gradient and loss at them (one
-memo per iteration rather than two halves what the store writes and loads).  ``train``
-bumps ``i`` until the update is small (``||update|| <= tolerance x max(||weights||,
-rms(y))`` in optimization coordinates, see ``descent``) or the iteration limit is
-reached.  Each mode has its own functions, so its memos are stored, loaded and counted
-apart from the others'.
+reads ``<mode>_step(rt, i - 1)``, takes one step from its weights (conjugate gradients
+by default, heavy-ball with a fixed rate or momentum, see ``descent``), and returns the
+new weights together with the gradient, loss and next search direction at them (one memo
+per iteration rather than two halves what the store writes and loads).  ``train`` bumps
+``i`` until the update is small (``||update|| <= tolerance x max(||weights||, rms(y))``
+in optimization coordinates) or the iteration limit is reached; a model that stops at
+the limit carries a warning (and ``message``) saying why and what to change.  Each mode
+has its own functions, so its memos are stored, loaded and counted apart from the
+others'.  Every mode uses the same rows: batches ``1 .. batch_count`` that have a value
+(a deleted batch is skipped), or with ``window`` = K the K highest-numbered of them.
 
 - ``naive``: the non-incremental program.  Its coordinates and step come from a fresh
   pass over every row, and every iteration's gradient and loss from another pass over
@@ -22,11 +25,14 @@ apart from the others'.
   distance from the exact gradient and reports it.  Like the seed it is plain gradient
   descent (momentum 0; step ``2 / (L + mu)`` when auto): with momentum the stale terms
   compound from batch to batch and the weights run away.  Its loss curve is the exact
-  loss of its iterates, so the curves of all modes compare.
-- ``incremental``: exact.  Gradient and loss come from the incrementally maintained
-  statistics in O(features^2), so a batch costs O(batch rows x features^2) plus
-  O(features^2 x iterations), whatever the total; its iterates equal ``naive``'s up to
-  rounding.
+  loss of its iterates, so the curves of all modes compare.  Its old residual sums
+  cannot follow a batch that was replaced or deleted (or dropped by the window): then it
+  starts over from the current rows and its run's warnings say so.
+- ``incremental``: exact.  Gradient and loss come from the maintained statistics
+  (``statistics``: per-batch statistics merged through a tree) in O(features^2), so a
+  batch appended, replaced or deleted costs O(its rows x features^2 + log(batches) x
+  features^2) plus O(features^2 x iterations), whatever the total; its iterates equal
+  ``naive``'s up to rounding.
 """
 from __future__ import annotations
 
