@@ -1,83 +1,140 @@
-"""Derived sufficient statistics: per-batch statistics in a tree, and the statistics training uses.
+"""Derived sufficient statistics: per-batch statistics in trees over blocks of batches, and the statistics training uses.
 
-``batch_tree`` is a maintained function (``runtime.changes``): it keeps every batch's
-statistics as a leaf of a balanced tree over batch numbers (``tree``) and, per update,
-replaces the leaves of the batches that changed (appended, replaced, emptied or deleted)
-and merges their ancestors again: O(changed rows x features^2 + changed batches x
-log(batches) x features^2), whatever the total.  Numerics only ever add (Chan merges of
-children), so taking a batch out leaves no cancellation error behind, however large its
-values were.  It still depends on every batch it ever read, so a batch replaced or
-deleted later is not missed; with nothing to maintain from (first run, new code, a failed
-run) all batches are read.  A batch with no value (deleted, or never set) is a leaf with
-no rows that does not count as present, an emptied batch one with no rows that does.
+Batches are grouped in blocks of ``BLOCK`` consecutive numbers.  ``block_tree(rt, b)`` is a
+maintained function (``runtime.changes``) that keeps every batch of block ``b`` as a leaf
+of a balanced tree (``tree``) and, per update, replaces the leaves of the batches that
+changed (appended, replaced, emptied or deleted) and merges their ancestors again:
+O(changed rows x features^2 + log(BLOCK) x features^2).  Numerics only ever add (Chan
+merges of children), so taking a batch out leaves no cancellation error behind, however
+large its values were.  It reads all ``BLOCK`` batch numbers of its block, set or not, so
+a batch appended later is a change it hears of (no dependency on ``batch_count``, which
+every append changes).  A batch with no value (deleted, or never set) is a leaf with no
+rows that does not count as present; an emptied batch has no rows but is present.
+``block_root(rt, b)`` is the block's top node alone, so a reader of every block loads and
+compares one node per block, not the blocks' trees.
 
-``statistics`` answers from the tree: batches ``1 .. batch_count``, or with the setting
-``window`` = K only the K highest-numbered batches among them that have a value, as one
-range query (O(log batches) merges).  So appending to a windowed dataset costs the new
-batch's rows plus O(log batches) merges, and so does a window or l2 change.
+``statistics`` merges the blocks' top nodes with the partial blocks at the ends of its
+range: batches ``1 .. batch_count``, or with the setting ``window`` = K only the K
+highest-numbered batches among them that have a value (each node counts its present
+batches, so the window's start is found from the top nodes and one block's tree).
 
-Why the tree is one maintained value and not a memoized function per node: the engine
-verifies a memo's *derived* dependencies by walking them, so a root over B memoized
-nodes would be walked through all 2B nodes after every change, while a maintained memo's
-*input* dependencies verify in O(changes).  Copy-on-write chunks (``tree``) keep the
-per-change copying at O(log batches) chunks.
+Why blocks and not one tree in one maintained value, nor a memoized function per node:
+the engine verifies a memo's *derived* dependencies by walking them, so memoized nodes
+would be walked all 2B of them after every change, while a maintained memo's *input*
+dependencies verify in O(changes); but one memo holding the whole tree is written whole
+by a database store on every change (O(B x features^2) bytes: ~1 MB at 1,000 batches of
+10 features, an fsync of that per append on SQLite).  Blocks bound both: a change writes
+one block's tree (O(BLOCK x features^2) bytes) and a read walks B / BLOCK top nodes.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from runtime import MISSING, MissingInputError, Runtime, changes, derived, previous_output
 
 from .inputs import batch, batch_count, training_settings
 from .moments import Moments, moments_empty, moments_of
-from .tree import tree_empty, tree_last_present, tree_range, tree_set
+from .tree import (
+    packed_merge,
+    packed_moments,
+    tree_empty,
+    tree_last_present,
+    tree_present,
+    tree_range_packed,
+    tree_set,
+    tree_top,
+)
 
 #: Bump when a helper these functions call (moments.py, tree.py, descent.py) changes its
 #: results, so memos computed by the old code are not served (the engine fingerprints only
 #: each derived function's own code).
-VERSION = 3
+VERSION = 4
+#: Batches per block: what one change rewrites (a tree of 2 x BLOCK nodes) against what a read walks (B / BLOCK).
+BLOCK = 128
 
 
 @derived(version=VERSION)
-def batch_tree(rt: Runtime) -> dict[str, Any]:
-    """Every batch's statistics as a tree (``tree``), ``known``: the batches it covers, ``edits``: changes to them."""
-    count = batch_count(rt)
+def block_tree(rt: Runtime, block: int) -> dict[str, Any]:
+    """The statistics of batches ``block * BLOCK + 1 .. (block + 1) * BLOCK`` as a tree (``tree``), ``known``: how
+    many of them were ever set (the highest offset + 1), ``edits``: changes to batches that had been set."""
+    first = block * BLOCK + 1
     previous, delta = previous_output(rt), changes(rt)
     if previous is None or delta is None:
         features = len(training_settings(rt)["features"])
-        leaves = {number - 1: _read(rt, number, features) for number in range(1, count + 1)}
-        return {"tree": tree_set(tree_empty(features), leaves), "known": count, "edits": 0}
+        leaves = {i: _read(rt, first + i, features) for i in range(BLOCK)}
+        known = max((i + 1 for i, m in leaves.items() if m is not None), default=0)
+        return {"tree": tree_set(tree_empty(features), leaves), "known": known, "edits": 0}
     known, edits = previous["known"], previous["edits"]
     features = previous["tree"]["width"] - 1
     leaves: dict[int, Moments | None] = {}
     for change in delta:
         if change.function is not batch:
-            continue  # batch_count is read above; the settings' features never change
-        leaves[change.key[0] - 1] = _moments(change.new, features)
-        edits += 1
-    for number in range(known + 1, count + 1):
-        leaves[number - 1] = _read(rt, number, features)
+            continue  # the settings' features never change
+        offset = change.key[0] - first
+        leaves[offset] = _moments(change.new, features)
+        if offset < known:
+            edits += 1  # replaced, emptied, deleted, or set again after a deletion
+        elif change.new is not MISSING:
+            known = offset + 1
     if not leaves:
         return previous
-    return {"tree": tree_set(previous["tree"], leaves), "known": max(known, count), "edits": edits}
+    return {"tree": tree_set(previous["tree"], leaves), "known": known, "edits": edits}
+
+
+@derived(version=VERSION)
+def block_root(rt: Runtime, block: int) -> dict[str, Any]:
+    """Block ``block``'s top node (packed, see ``tree``) and its ``edits``."""
+    held = block_tree(rt, block)
+    return {"row": tree_top(held["tree"]), "edits": held["edits"]}
 
 
 @derived(version=VERSION)
 def statistics(rt: Runtime) -> dict[str, Any]:
     """The statistics of the batches training uses, plus ``batches`` (the count), ``first`` (the window's first
-    batch number) and ``edits`` (how many times a batch already covered changed: replaced, emptied, deleted)."""
+    batch number) and ``edits`` (how many times a batch already set changed: replaced, emptied, deleted)."""
     count = batch_count(rt)
     window = training_settings(rt).get("window")
-    held = batch_tree(rt)
-    tree = held["tree"]
-    if window is None:
-        first = 0
-    elif int(window) < 1:
-        first = count
-    else:
-        first = tree_last_present(tree, count, int(window))
-    total = tree_range(tree, first, count)
-    return {"batches": count, "first": first + 1, "edits": held["edits"], "n": total["n"], "mean": total["mean"],
+    width = len(training_settings(rt)["features"]) + 1
+    blocks = -(-count // BLOCK)
+    roots = [block_root(rt, b) for b in range(blocks)]
+    edits = sum(root["edits"] for root in roots)
+    if blocks == 0:
+        return _result(count, 1, edits, moments_empty(width - 1))
+    tail = count - (blocks - 1) * BLOCK  # batches of the last block within the count
+
+    def present(b: int) -> int:
+        if b == blocks - 1 and tail < BLOCK:
+            return tree_present(block_tree(rt, b)["tree"], tail)
+        row = roots[b]["row"]
+        return 0 if row is None else int(row[1])
+
+    start_block, start = 0, 0  # the range starts at offset ``start`` of block ``start_block``
+    if window is not None:
+        need = int(window)
+        if need < 1:
+            return _result(count, count + 1, edits, moments_empty(width - 1))
+        for b in range(blocks - 1, -1, -1):
+            here = present(b)
+            if here >= need:
+                hi = tail if b == blocks - 1 else BLOCK
+                start_block, start = b, tree_last_present(block_tree(rt, b)["tree"], hi, need)
+                break
+            need -= here
+    rows: list[np.ndarray | None] = []
+    for b in range(start_block, blocks):
+        lo = start if b == start_block else 0
+        hi = tail if b == blocks - 1 else BLOCK
+        if lo == 0 and hi == BLOCK:
+            rows.append(roots[b]["row"])
+        else:
+            rows.append(tree_range_packed(block_tree(rt, b)["tree"], lo, hi))
+    return _result(count, start_block * BLOCK + start + 1, edits, packed_moments(packed_merge(rows, width), width))
+
+
+def _result(count: int, first: int, edits: int, total: Moments) -> dict[str, Any]:
+    return {"batches": count, "first": first, "edits": edits, "n": total["n"], "mean": total["mean"],
             "m2": total["m2"]}
 
 

@@ -127,6 +127,11 @@ def tree_set(tree: Tree, leaves: dict[int, Moments | None]) -> Tree:
 
 def tree_range(tree: Tree, lo: int, hi: int) -> Moments:
     """The statistics of leaves ``lo .. hi - 1``: the merge of at most 2 log2(leaves) nodes, left to right."""
+    return packed_moments(tree_range_packed(tree, lo, hi), tree["width"])
+
+
+def tree_range_packed(tree: Tree, lo: int, hi: int) -> np.ndarray | None:
+    """``tree_range`` as a packed node (None for no rows and no batch present)."""
     nodes, w = _Nodes(tree), tree["width"]
     left, right = [], []
     level = 0
@@ -141,12 +146,7 @@ def tree_range(tree: Tree, lo: int, hi: int) -> Moments:
             hi -= 1
             right.append(nodes.row(level, hi))
         lo, hi, level = lo // 2, hi // 2, level + 1
-    total = None
-    for row in left + right[::-1]:
-        total = _merge(total, row, w)
-    if total is None or total[0] == 0:
-        return moments_empty(w - 1)
-    return {"n": int(total[0]), "mean": total[2 : 2 + w].copy(), "m2": total[2 + w :].reshape(w, w).copy()}
+    return packed_merge(left + right[::-1], w)
 
 
 def tree_last_present(tree: Tree, hi: int, count: int) -> int:
@@ -180,3 +180,36 @@ def tree_last_present(tree: Tree, hi: int, count: int) -> int:
 
 def _present(row: np.ndarray | None) -> int:
     return 0 if row is None else int(row[1])
+
+
+def tree_top(tree: Tree) -> np.ndarray | None:
+    """The node over every leaf, packed ``[n, present, mean..., M2...]`` (None for a tree of no leaves)."""
+    if tree["leaves"] == 0:
+        return None
+    return _Nodes(tree).row(max(tree["leaves"] - 1, 1).bit_length(), 0)
+
+
+def tree_present(tree: Tree, hi: int) -> int:
+    """How many of leaves ``0 .. hi - 1`` have a value: O(log leaves)."""
+    nodes, total, level = _Nodes(tree), 0, 0
+    hi = min(hi, tree["leaves"])
+    while hi > 0:
+        if hi & 1:
+            total += _present(nodes.row(level, hi - 1))
+        hi, level = hi // 2, level + 1
+    return total
+
+
+def packed_merge(rows: list[np.ndarray | None], width: int) -> np.ndarray | None:
+    """Packed nodes merged left to right (Chan's update; present counts added)."""
+    total = None
+    for row in rows:
+        total = _merge(total, row, width)
+    return total
+
+
+def packed_moments(row: np.ndarray | None, width: int) -> Moments:
+    """The statistics a packed node holds."""
+    if row is None or row[0] == 0:
+        return moments_empty(width - 1)
+    return {"n": int(row[0]), "mean": row[2 : 2 + width].copy(), "m2": row[2 + width :].reshape(width, width).copy()}

@@ -17,7 +17,7 @@ from salsaweb.regression import statistics as statistics_module
 from salsaweb.regression.descent import problem_from_moments
 from salsaweb.regression.moments import moments_empty, moments_merge, moments_of
 from salsaweb.regression.tree import tree_empty, tree_last_present, tree_range, tree_set
-from salsaweb.regression.statistics import batch_tree, statistics
+from salsaweb.regression.statistics import block_tree, statistics
 
 from .conftest import correlated_batches, load_runtime, lstsq, make_settings
 
@@ -57,7 +57,7 @@ def assert_from_scratch(rt: Runtime, features: int) -> None:
 
 @contextmanager
 def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Record, while inside, which batches the store is asked for, batch_tree's executions and moments_of's row counts."""
+    """Record, while inside, which batches the store is asked for, block_tree's executions and moments_of's row counts."""
     seen: dict[str, Any] = {"batches": [], "executions": 0, "rows": []}
     get_input = rt.storage.get_input
 
@@ -71,7 +71,7 @@ def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         return moments_of(X, y)
 
     def listener(event: Event) -> None:
-        if event.kind == "did_execute" and event.key[0] == batch_tree.id:
+        if event.kind == "did_execute" and event.key[0] == block_tree.id:
             seen["executions"] += 1
 
     monkeypatch.setattr(rt.storage, "get_input", spy_get_input)
@@ -265,3 +265,42 @@ def test_database_store_statistics_follow_replaced_and_deleted_batches(django_us
     assert_from_scratch(dataset_runtime(dataset), 3)
     run = services.model_train(dataset=dataset, mode="incremental")
     assert run.rows_total == 650
+
+
+@settings(max_examples=30, deadline=None)
+@given(operations=st.lists(st.tuples(st.sampled_from(["append", "delete", "replace", "window"]), st.integers(1, 24),
+                                     st.integers(0, 6)), min_size=1, max_size=25),
+       seed=st.integers(0, 2**32 - 1))
+def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
+    rng = np.random.default_rng(seed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statistics_module, "BLOCK", 4)  # many blocks from few batches
+        held = {n: (rng.standard_normal((3, 2)) + 5.0, rng.standard_normal(3)) for n in range(1, 10)}
+        rt = load_runtime(list(held.values()))
+        window = None
+        for kind, number, size in operations:
+            count = inputs.batch_count(rt)
+            if kind == "append":
+                held[count + 1] = (rng.standard_normal((size, 2)) + 5.0, rng.standard_normal(size))
+                with rt.transaction():
+                    inputs.batch.set(rt, count + 1, held[count + 1])
+                    inputs.batch_count.set(rt, count + 1)
+            elif kind == "delete" and number in held:
+                del held[number]
+                inputs.batch.delete(rt, number)
+            elif kind == "replace" and number <= count:
+                held[number] = (rng.standard_normal((size, 2)) - 1.0, rng.standard_normal(size))
+                inputs.batch.set(rt, number, held[number])
+            elif kind == "window":
+                window = None if number > 12 else number
+                inputs.training_settings.set(rt, make_settings(2, window=window))
+            got = statistics(rt)
+            used = sorted(held)[-window:] if window is not None else sorted(held)
+            if window is not None and len(held) > window:
+                assert got["first"] == used[0]
+            rows = [held[n] for n in used if len(held[n][1])]
+            assert got["n"] == sum(len(y) for _, y in rows)
+            if rows:
+                want = moments_of(np.vstack([X for X, _ in rows]), np.concatenate([y for _, y in rows]))
+                np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-9, atol=1e-9 * np.abs(want["m2"]).max())
+                np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-12, atol=1e-12)
