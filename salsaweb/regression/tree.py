@@ -150,7 +150,7 @@ def tree_range_packed(tree: Tree, lo: int, hi: int) -> np.ndarray | None:
 
 
 def tree_last_present(tree: Tree, hi: int, count: int) -> int:
-    """The lowest leaf ``lo`` such that ``count`` leaves in ``lo .. hi - 1`` have a value (0 if fewer do).
+    """The ``count``-th leaf with a value counting down from ``hi - 1`` (0 if fewer have one): a window's start.
 
     O(log leaves): the range's nodes are scanned from the right, then one is descended.
     """
