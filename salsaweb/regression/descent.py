@@ -1,4 +1,4 @@
-"""Gradient descent on least squares, as pure functions of the sufficient statistics.
+"""Descent on (ridge) least squares, as pure functions of the sufficient statistics.
 
 Training works in *optimization coordinates*: each feature is shifted and scaled,
 ``z = (x - shift) / scale``, and the model is ``z . v + c``.  With ``standardize`` on,
@@ -10,17 +10,33 @@ This is a reparametrization, not an approximation: every ``(v, c)`` is exactly o
 ``standardize`` off, shift is 0 and scale 1 and descent runs on the raw weights, as in
 the seed.
 
-The loss is the mean squared error ``(1/n) sum (x . w + b - y)^2``.  In optimization
-coordinates, with ``R`` the covariance of ``z``, ``q`` the covariance of ``z`` with ``y``,
-``zbar`` the mean of ``z`` and ``e = c + zbar . v - mean_y`` (the mean residual)::
+The loss is the mean squared error plus the ridge penalty (setting ``l2``, default 0),
+``(1/n) sum (x . w + b - y)^2 + l2 sum_j (s_j w_j)^2``, where ``s_j`` is feature j's
+standard deviation over the rows used: the penalty is on the weights *in standardized
+units* (so it does not depend on the columns' units, nor on the ``standardize`` setting)
+and never on the bias; it is ``l2 ||v||^2`` when ``standardize`` is on.  The optimum is
+sklearn's ``Ridge(alpha = n * l2)`` on standardized features, mapped back.  In
+optimization coordinates, with ``R`` the covariance of ``z`` plus the penalty's diagonal
+``l2 (s / scale)^2``, ``q`` the covariance of ``z`` with ``y``, ``zbar`` the mean of ``z``
+and ``e = c + zbar . v - mean_y`` (the mean residual)::
 
     loss(v, c) = v^T R v - 2 q^T v + var_y + e^2
     grad_v     = 2 (R v - q) + 2 e zbar,        grad_c = 2 e
     Hessian    = 2 [[R + zbar zbar^T, zbar], [zbar^T, 1]]
 
-so gradient and loss cost O(features^2) whatever the number of rows.
+so gradient and loss cost O(features^2) whatever the number of rows.  ``loss`` everywhere
+(curves, the optimum's) is this penalized objective.
 
-The step is either fixed (``learning_rate``) or "auto": from the Hessian's extreme
+With ``learning_rate`` and ``momentum`` both "auto" (the defaults) the method is
+*conjugate gradients* on this quadratic (``training._step``): each iteration searches
+exactly along a direction conjugate to the previous ones (``line_search``: the step
+``-g.d / d.H d``, exact because the loss is quadratic and ``H`` is known from the
+statistics; ``conjugate``: Polak-Ribiere with restarts).  In exact arithmetic that
+reaches the optimum in at most ``features + 1`` iterations, and standardization is its
+preconditioner; an iteration never increases the loss (a step that would, through
+rounding, is retried along steepest descent or not taken).
+
+Otherwise the step is heavy-ball, fixed (``learning_rate``) or "auto": from the Hessian's extreme
 eigenvalues ``L`` and ``mu`` (both known exactly from the statistics), the optimal
 heavy-ball (momentum) parameters ``alpha = 4 / (sqrt L + sqrt mu)^2`` and
 ``beta = ((sqrt L - sqrt mu) / (sqrt L + sqrt mu))^2``, which converge on any quadratic at
@@ -98,20 +114,20 @@ def _standardized(moments: Moments, p: int) -> dict[str, Any]:
     }
 
 
-def _optimum(data: dict[str, Any]) -> dict[str, Any]:
-    """The least-squares optimum (weights, bias, loss), solved in standardized coordinates.
+def _optimum(data: dict[str, Any], l2: float) -> dict[str, Any]:
+    """The (ridge) least-squares optimum (weights, bias, objective), solved in standardized coordinates.
 
-    Collinear features make it non-unique: the pseudo-inverse picks the smallest standardized
-    weights.  Constant features get weight 0.
+    With ``l2`` = 0, collinear features make it non-unique: the pseudo-inverse picks the
+    smallest standardized weights.  Constant features get weight 0.
     """
     R, spread, constant = data["corr"], data["spread"], data["constant"]
     q = np.where(constant, 0.0, data["cov_xy"] / spread)
     values, vectors = np.linalg.eigh(R)
     keep = values > max(values[-1], 0.0) * COLLINEAR_EIGENVALUE
-    v = vectors[:, keep] @ ((vectors[:, keep].T @ q) / values[keep])
+    v = vectors[:, keep] @ ((vectors[:, keep].T @ q) / (values[keep] + l2))
     weights = v / spread
     bias = float(data["mean_y"] - data["mean_x"] @ weights)
-    loss = max(float(v @ R @ v - 2.0 * q @ v + data["var_y"]), 0.0)
+    loss = max(float(v @ R @ v + l2 * (v @ v) - 2.0 * q @ v + data["var_y"]), 0.0)
     return {"weights": weights, "bias": bias, "loss": loss}
 
 
@@ -119,6 +135,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
     """Everything training needs from the data: coordinates, curvature, step, diagnostics, optimum."""
     names = tuple(settings["features"])
     p = len(names)
+    l2 = float(settings.get("l2", 0.0))
     data = _standardized(moments, p)
     n, mean_x, mean_y, var_y = data["n"], data["mean_x"], data["mean_y"], data["var_y"]
     cov_xx, cov_xy, constant, corr = data["cov_xx"], data["cov_xy"], data["constant"], data["corr"]
@@ -128,7 +145,8 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         "learned and stays at its initial value; the bias absorbs its effect"
         for j in np.flatnonzero(constant)
     ]
-    warnings += _describe_collinear(corr, names, ~constant)
+    if l2 == 0.0:
+        warnings += _describe_collinear(corr, names, ~constant)
 
     if settings["standardize"]:
         shift, scale = mean_x.copy(), data["spread"]
@@ -138,6 +156,8 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         R, zbar = cov_xx.copy(), mean_x.copy()
         R[constant, :] = 0.0
         R[:, constant] = 0.0
+    penalty = np.where(constant, 0.0, l2 * (data["spread"] / scale) ** 2)
+    R = R + np.diag(penalty)
     q = cov_xy / scale
     q[constant] = 0.0
     half_hessian = np.empty((p + 1, p + 1))
@@ -153,6 +173,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
     mu = max(flattest, floor)
 
     rate, momentum = settings["learning_rate"], settings["momentum"]
+    method = "conjugate-gradient" if rate == "auto" and momentum == "auto" else "heavy-ball"
     if momentum == "auto":
         momentum = None if rate == "auto" else 0.0
     if rate == "auto":
@@ -165,7 +186,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
     rate, momentum = float(rate), float(momentum)
     limit = 2.0 * (1.0 + momentum) / top
     diverges = None
-    if rate >= limit:
+    if method == "heavy-ball" and rate >= limit:
         diverges = (
             f"learning rate {rate:.6g} diverges on this data: with momentum {momentum:.6g} the step must be "
             f"below 2(1 + momentum) / L = {limit:.6g}, where L = {top:.6g} is the largest curvature of the "
@@ -179,6 +200,9 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         "zbar": zbar,
         "R": R,
         "q": q,
+        "penalty": penalty,
+        "hessian": 2.0 * half_hessian,
+        "method": method,
         "mean_y": mean_y,
         "var_y": var_y,
         "target_scale": math.sqrt(var_y + mean_y * mean_y),
@@ -189,7 +213,7 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
         "stable_limit": limit,
         "diverges": diverges,
         "warnings": tuple(warnings),
-        "optimum": _optimum(data),
+        "optimum": _optimum(data, l2),
     }
 
 
@@ -237,16 +261,20 @@ def rows_gradient_sums(problem: Problem, theta: np.ndarray, X: np.ndarray, y: np
     return residual_sums((X - problem["shift"]) / problem["scale"], y, theta[:-1], float(theta[-1]))
 
 
-def gradient_from_sums(sums: np.ndarray, n: int) -> tuple[np.ndarray, float]:
-    """Gradient and loss from optimization-coordinate residual sums over ``n`` rows."""
-    return (2.0 / n) * sums[:-1], float(sums[-1] / n)
+def gradient_from_sums(problem: Problem, theta: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, float]:
+    """Gradient and objective at ``theta`` from optimization-coordinate residual sums over all rows, plus the ridge
+    penalty ``v^T diag(penalty) v``."""
+    n, v, penalty = problem["n"], theta[:-1], problem["penalty"]
+    gradient = (2.0 / n) * sums[:-1]
+    gradient[:-1] += 2.0 * penalty * v
+    return gradient, float(sums[-1] / n + v @ (penalty * v))
 
 
-def gradient_from_raw_sums(problem: Problem, sums: np.ndarray) -> tuple[np.ndarray, float]:
-    """Gradient and loss from residual sums taken in the data's units (``z`` replaced by ``x``)."""
+def gradient_from_raw_sums(problem: Problem, theta: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, float]:
+    """Gradient and objective from residual sums taken in the data's units (``z`` replaced by ``x``)."""
     converted = sums.copy()
     converted[:-2] = (sums[:-2] - problem["shift"] * sums[-2]) / problem["scale"]
-    return gradient_from_sums(converted, problem["n"])
+    return gradient_from_sums(problem, theta, converted)
 
 
 def descend(problem: Problem, theta: np.ndarray, before: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -255,3 +283,24 @@ def descend(problem: Problem, theta: np.ndarray, before: np.ndarray, gradient: n
     if problem["momentum"]:
         step += problem["momentum"] * (theta - before)
     return step
+
+
+def line_search(problem: Problem, point: dict[str, Any]) -> float:
+    """The step length that minimizes the (quadratic) loss exactly along ``point``'s direction; 0 if none lowers it."""
+    direction = point["direction"]
+    slope = float(point["gradient"] @ direction)
+    curvature = float(direction @ (problem["hessian"] @ direction))
+    if not (slope < 0.0 and curvature > 0.0 and math.isfinite(slope) and math.isfinite(curvature)):
+        return 0.0
+    return -slope / curvature
+
+
+def conjugate(point: dict[str, Any], gradient: np.ndarray) -> tuple[np.ndarray, float]:
+    """The next conjugate direction (Polak-Ribiere, restarted at steepest descent when not a descent direction)."""
+    old = point["gradient"]
+    norm = float(old @ old)
+    beta = max(float(gradient @ (gradient - old)) / norm, 0.0) if norm > 0.0 else 0.0
+    direction = beta * point["direction"] - gradient
+    if not float(direction @ gradient) < 0.0:
+        return -gradient, 0.0
+    return direction, beta

@@ -3,10 +3,10 @@
 Batch ``k`` is set when it is accepted, together with ``batch_count`` (one revision,
 ``services.batch_create``); ``services.batch_replace`` sets it again and
 ``services.batch_delete`` deletes it (one revision each).  Numbers are never reused, so
-``batch_count`` is the highest number ever given and a batch below it may be deleted.
-``statistics`` (and so the incremental mode) follows replaced and deleted batches (a
-deleted one counts as no rows); the delta mode reads only batches it has not yet seen, and
-the naive mode reads every batch 1..count (a deleted one raises ``MissingInputError``).
+``batch_count`` is the highest number ever given and a batch below it may be deleted:
+every mode uses the batches 1..count that have a value, or the ``window`` highest-numbered
+of them (``training_settings(rt).get("window")``, None for all), with the ridge penalty
+``training_settings(rt).get("l2", 0.0)``.
 """
 from __future__ import annotations
 

@@ -6,8 +6,10 @@ what ``X^T X``, ``X^T y``, ``y^T y`` and the bias column's sums ``1^T X``, ``1^T
 (``A^T A = M2 + n mean mean^T`` for ``A = [X, y]``), but in centred form, so features
 with a large mean and a small spread keep their precision.  Two sets combine exactly with
 Chan's parallel update in O(features^2), which is what makes a new batch cost only its
-own rows; the same update run backwards takes a subset's rows out again, which is what
-lets a replaced or deleted batch cost only its own rows too.
+own rows.  Rows are never taken out by running the update backwards (subtracting a
+batch's statistics from a total cancels catastrophically when that batch dominates the
+total); ``tree`` merges per-batch statistics instead, so a replaced or deleted batch
+costs only its own rows and O(log batches) merges.
 """
 from __future__ import annotations
 
@@ -46,26 +48,4 @@ def moments_merge(a: Moments, b: Moments) -> Moments:
     delta = b["mean"] - a["mean"]
     mean = a["mean"] + delta * (b["n"] / n)
     m2 = a["m2"] + b["m2"] + np.outer(delta, delta * (a["n"] * b["n"] / n))
-    return {"n": n, "mean": mean, "m2": m2}
-
-
-def moments_remove(a: Moments, b: Moments) -> Moments:
-    """The statistics of ``a``'s rows without ``b``'s, where ``b``'s rows are among ``a``'s: ``moments_merge`` undone.
-
-    Exact up to rounding, but a difference: when most of ``a``'s spread is ``b``'s, what is
-    left carries ``a``'s rounding error (relative to ``a``, not to the rest).  Diagonal
-    entries (spreads, never negative) are clipped at 0.  No rows left gives exactly
-    ``moments_empty``; removing more rows than there are raises ValueError.
-    """
-    if b["n"] == 0:
-        return a
-    n = a["n"] - b["n"]
-    if n < 0:
-        raise ValueError(f"cannot remove {b['n']} rows from statistics of {a['n']}")
-    if n == 0:
-        return moments_empty(len(a["mean"]) - 1)
-    mean = a["mean"] + (a["mean"] - b["mean"]) * (b["n"] / n)
-    delta = b["mean"] - mean
-    m2 = a["m2"] - b["m2"] - np.outer(delta, delta * (n * b["n"] / a["n"]))
-    np.fill_diagonal(m2, np.maximum(np.diagonal(m2), 0.0))
     return {"n": n, "mean": mean, "m2": m2}

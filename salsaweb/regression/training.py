@@ -2,13 +2,16 @@
 
 As in the Salsa.jl example this comes from, each iteration's weights are a memoized
 value computed from the previous iteration's weights and gradient: ``<mode>_step(rt, i)``
-reads ``<mode>_step(rt, i - 1)``, takes one descent step from its weights with its
-gradient, and returns the new weights together with the gradient and loss at them (one
-memo per iteration rather than two halves what the store writes and loads).  ``train``
-bumps ``i`` until the update is small (``||update|| <= tolerance x max(||weights||,
-rms(y))`` in optimization coordinates, see ``descent``) or the iteration limit is
-reached.  Each mode has its own functions, so its memos are stored, loaded and counted
-apart from the others'.
+reads ``<mode>_step(rt, i - 1)``, takes one step from its weights (conjugate gradients
+by default, heavy-ball with a fixed rate or momentum, see ``descent``), and returns the
+new weights together with the gradient, loss and next search direction at them (one memo
+per iteration rather than two halves what the store writes and loads).  ``train`` bumps
+``i`` until the update is small (``||update|| <= tolerance x max(||weights||, rms(y))``
+in optimization coordinates) or the iteration limit is reached; a model that stops at
+the limit carries a warning (and ``message``) saying why and what to change.  Each mode
+has its own functions, so its memos are stored, loaded and counted apart from the
+others'.  Every mode uses the same rows: batches ``1 .. batch_count`` that have a value
+(a deleted batch is skipped), or with ``window`` = K the K highest-numbered of them.
 
 - ``naive``: the non-incremental program.  Its coordinates and step come from a fresh
   pass over every row, and every iteration's gradient and loss from another pass over
@@ -22,11 +25,14 @@ apart from the others'.
   distance from the exact gradient and reports it.  Like the seed it is plain gradient
   descent (momentum 0; step ``2 / (L + mu)`` when auto): with momentum the stale terms
   compound from batch to batch and the weights run away.  Its loss curve is the exact
-  loss of its iterates, so the curves of all modes compare.
-- ``incremental``: exact.  Gradient and loss come from the incrementally maintained
-  statistics in O(features^2), so a batch costs O(batch rows x features^2) plus
-  O(features^2 x iterations), whatever the total; its iterates equal ``naive``'s up to
-  rounding.
+  loss of its iterates, so the curves of all modes compare.  Its old residual sums
+  cannot follow a batch that was replaced or deleted (or dropped by the window): then it
+  starts over from the current rows and its run's warnings say so.
+- ``incremental``: exact.  Gradient and loss come from the maintained statistics
+  (``statistics``: per-batch statistics merged through a tree) in O(features^2), so a
+  batch appended, replaced or deleted costs O(its rows x features^2 + log(batches) x
+  features^2) plus O(features^2 x iterations), whatever the total; its iterates equal
+  ``naive``'s up to rounding.
 """
 from __future__ import annotations
 
@@ -37,16 +43,18 @@ from typing import Any
 
 import numpy as np
 
-from runtime import DerivedFunction, Runtime, derived, previous_output
+from runtime import DerivedFunction, MissingInputError, Runtime, derived, previous_output
 
 from .descent import (
     Problem,
     RegressionError,
+    conjugate,
     descend,
     exact_gradient,
     from_original,
     gradient_from_raw_sums,
     gradient_from_sums,
+    line_search,
     problem_from_moments,
     residual_sums,
     rows_gradient_sums,
@@ -58,6 +66,8 @@ from .statistics import VERSION, statistics
 
 #: ``progress(iteration, loss)``: called after each iteration's loss is known.
 Progress = Callable[[int, float], None]
+#: ``gradient_at(theta) -> (gradient, loss)``: how a mode evaluates the objective.
+GradientAt = Callable[[np.ndarray], tuple[np.ndarray, float]]
 
 
 def _start(rt: Runtime, mode: str, problem: Problem) -> np.ndarray:
@@ -69,10 +79,44 @@ def _start(rt: Runtime, mode: str, problem: Problem) -> np.ndarray:
     return from_original(problem, np.asarray(weights, dtype=np.float64), float(bias))
 
 
+def _step(
+    rt: Runtime, mode: str, iteration: int, problem: Problem, step: DerivedFunction, gradient_at: GradientAt
+) -> dict[str, Any]:
+    """Iteration ``iteration`` of an exact mode: its weights, and the gradient, loss and next direction there.
+
+    Conjugate gradients when the problem says so: an exact line search along the previous
+    iteration's direction, kept only if the loss does not increase; if it would, the search
+    is retried along steepest descent, and if that fails too the weights stay, which ends
+    the loop as converged (only rounding is left).  Otherwise one heavy-ball step.
+    """
+    if iteration == 0:
+        theta = _start(rt, mode, problem)
+        gradient, loss = gradient_at(theta)
+        return {"theta": theta, "before": theta, "gradient": gradient, "loss": loss, "direction": -gradient,
+                "alpha": 0.0, "beta": 0.0}
+    previous = step(rt, iteration - 1)
+    if problem["method"] == "heavy-ball":
+        theta = descend(problem, previous["theta"], previous["before"], previous["gradient"])
+        gradient, loss = gradient_at(theta)
+        return {"theta": theta, "before": previous["theta"], "gradient": gradient, "loss": loss,
+                "direction": -gradient, "alpha": problem["learning_rate"], "beta": problem["momentum"]}
+    steepest = {**previous, "direction": -previous["gradient"]}
+    for start in (previous, steepest) if previous["beta"] else (previous,):
+        alpha = line_search(problem, start)
+        if alpha > 0.0:
+            theta = start["theta"] + alpha * start["direction"]
+            gradient, loss = gradient_at(theta)
+            if loss <= start["loss"]:
+                direction, beta = conjugate(start, gradient)
+                return {"theta": theta, "before": start["theta"], "gradient": gradient, "loss": loss,
+                        "direction": direction, "alpha": alpha, "beta": beta}
+    return {**steepest, "before": previous["theta"], "alpha": 0.0, "beta": 0.0}
+
+
 def _weights(
     rt: Runtime, mode: str, iteration: int, problem: Problem, step: DerivedFunction
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Iteration ``iteration``'s weights, and the previous iteration's, from the previous step."""
+    """Iteration ``iteration``'s heavy-ball weights, and the previous iteration's, from the previous step."""
     if iteration == 0:
         theta = _start(rt, mode, problem)
         return theta, theta
@@ -80,12 +124,32 @@ def _weights(
     return descend(problem, previous["theta"], previous["before"], previous["gradient"]), previous["theta"]
 
 
+def _existing(rt: Runtime, numbers: range) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The values of the batches among ``numbers`` that have one (a deleted batch is skipped)."""
+    found = []
+    for number in numbers:
+        try:
+            found.append(batch(rt, number))
+        except MissingInputError:
+            continue
+    return found
+
+
+def _window(rt: Runtime) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The batches training uses, read one by one: all that exist, or the ``window`` highest-numbered of them."""
+    window = training_settings(rt).get("window")
+    found = _existing(rt, range(batch_count(rt), 0, -1))
+    if window is not None:
+        found = found[: max(int(window), 0)]
+    return found[::-1]
+
+
 # -- incremental ----------------------------------------------------------------------
 
 
 @derived(version=VERSION)
 def incremental_problem(rt: Runtime) -> Problem:
-    """Coordinates, curvature and step of the exact mode, from the running statistics."""
+    """Coordinates, curvature and step of the exact mode, from the maintained statistics."""
     return problem_from_moments(statistics(rt), training_settings(rt))
 
 
@@ -93,9 +157,7 @@ def incremental_problem(rt: Runtime) -> Problem:
 def incremental_step(rt: Runtime, iteration: int) -> dict[str, Any]:
     """Exact mode: weights after ``iteration`` steps, and the gradient and loss there, from the statistics."""
     problem = incremental_problem(rt)
-    theta, before = _weights(rt, "incremental", iteration, problem, incremental_step)
-    gradient, loss = exact_gradient(problem, theta)
-    return {"theta": theta, "before": before, "gradient": gradient, "loss": loss}
+    return _step(rt, "incremental", iteration, problem, incremental_step, lambda theta: exact_gradient(problem, theta))
 
 
 # -- naive ----------------------------------------------------------------------------
@@ -103,20 +165,18 @@ def incremental_step(rt: Runtime, iteration: int) -> dict[str, Any]:
 
 @derived(version=VERSION)
 def naive_problem(rt: Runtime) -> Problem:
-    """Coordinates, curvature and step of the naive mode, from two passes over every row."""
+    """Coordinates, curvature and step of the naive mode, from two passes over the rows of every batch used."""
     settings = training_settings(rt)
-    count = batch_count(rt)
+    rows = _window(rt)
     p = len(settings["features"])
     n, total = 0, np.zeros(p + 1)
-    for number in range(1, count + 1):
-        X, y = batch(rt, number)
+    for X, y in rows:
         n += len(y)
         total[:p] += X.sum(axis=0)
         total[p] += y.sum()
     mean = total / max(n, 1)
     m2 = np.zeros((p + 1, p + 1))
-    for number in range(1, count + 1):
-        X, y = batch(rt, number)
+    for X, y in rows:
         centred = np.empty((len(y), p + 1))
         centred[:, :p] = X - mean[:p]
         centred[:, p] = y - mean[p]
@@ -126,15 +186,16 @@ def naive_problem(rt: Runtime) -> Problem:
 
 @derived(version=VERSION)
 def naive_step(rt: Runtime, iteration: int) -> dict[str, Any]:
-    """Naive mode: weights after ``iteration`` steps, and the gradient and loss there, over every row."""
+    """Naive mode: weights after ``iteration`` steps, and the gradient and loss there, over every row used."""
     problem = naive_problem(rt)
-    theta, before = _weights(rt, "naive", iteration, problem, naive_step)
-    sums = np.zeros(len(theta) + 1)
-    for number in range(1, batch_count(rt) + 1):
-        X, y = batch(rt, number)
-        sums += rows_gradient_sums(problem, theta, X, y)
-    gradient, loss = gradient_from_sums(sums, problem["n"])
-    return {"theta": theta, "before": before, "gradient": gradient, "loss": loss}
+
+    def gradient_at(theta: np.ndarray) -> tuple[np.ndarray, float]:
+        sums = np.zeros(len(theta) + 1)
+        for X, y in _window(rt):
+            sums += rows_gradient_sums(problem, theta, X, y)
+        return gradient_from_sums(problem, theta, sums)
+
+    return _step(rt, "naive", iteration, problem, naive_step, gradient_at)
 
 
 # -- delta ----------------------------------------------------------------------------
@@ -142,30 +203,39 @@ def naive_step(rt: Runtime, iteration: int) -> dict[str, Any]:
 
 @derived(version=VERSION)
 def delta_problem(rt: Runtime) -> Problem:
-    """The exact mode's coordinates and curvature, with plain (momentum-free) descent as in the seed."""
-    return problem_from_moments(statistics(rt), {**training_settings(rt), "momentum": 0.0})
+    """The exact mode's coordinates and curvature, with plain (momentum-free) descent as in the seed, and which
+    batches the statistics cover (``first``, ``batches``) after how many changes to old ones (``edits``)."""
+    stats = statistics(rt)
+    problem = problem_from_moments(stats, {**training_settings(rt), "momentum": 0.0})
+    return {**problem, "first": stats["first"], "edits": stats["edits"]}
 
 
 @derived(version=VERSION)
 def delta_step(rt: Runtime, iteration: int) -> dict[str, Any]:
-    """Delta mode: weights after ``iteration`` steps; gradient = previous residual sums + the new batches' rows."""
+    """Delta mode: weights after ``iteration`` steps; gradient = previous residual sums + the new batches' rows.
+
+    The previous sums are stale when a batch they cover was replaced or deleted or the
+    window dropped one; then it starts over from the current rows (``restarted``).
+    """
     problem = delta_problem(rt)
     theta, before = _weights(rt, "delta", iteration, problem, delta_step)
     count = batch_count(rt)
     previous = previous_output(rt)
-    if previous is None or previous["batches"] > count:
-        sums, first = np.zeros(len(theta) + 1), 1
+    restarted = previous is not None and (
+        previous["batches"] > count or previous["edits"] != problem["edits"] or previous["first"] != problem["first"]
+    )
+    if previous is None or restarted:
+        sums, first = np.zeros(len(theta) + 1), problem["first"]
     else:
         sums, first = previous["sums"].copy(), previous["batches"] + 1
     weights, bias = to_original(problem, theta)
-    for number in range(first, count + 1):
-        X, y = batch(rt, number)
+    for X, y in _existing(rt, range(first, count + 1)):
         sums += residual_sums(X, y, weights, bias)
-    gradient, _ = gradient_from_raw_sums(problem, sums)
+    gradient, _ = gradient_from_raw_sums(problem, theta, sums)
     exact, loss = exact_gradient(problem, theta)
     error = float(np.linalg.norm(gradient - exact) / max(float(np.linalg.norm(exact)), np.finfo(float).tiny))
     return {"theta": theta, "before": before, "gradient": gradient, "loss": loss, "error": error, "sums": sums,
-            "batches": count}
+            "batches": count, "first": problem["first"], "edits": problem["edits"], "restarted": restarted}
 
 
 FUNCTIONS: dict[str, tuple[DerivedFunction, DerivedFunction]] = {
@@ -187,6 +257,8 @@ def _descend_until_done(
     limit, tolerance = int(settings["max_iterations"]), float(settings["tolerance"])
     losses: list[float] = []
     errors: list[float] = []
+    restarted = False
+    update = math.inf
     iterations, converged = 0, False
     message = problem["diverges"]
     point = step_fn(rt, 0)
@@ -204,6 +276,7 @@ def _descend_until_done(
         losses.append(point["loss"])
         if "error" in point:
             errors.append(point["error"])
+            restarted = restarted or point["restarted"]
         if progress is not None:
             progress(iterations, point["loss"])
         if message is not None or converged or iterations == limit:
@@ -216,6 +289,15 @@ def _descend_until_done(
         converged = update <= tolerance * max(float(np.linalg.norm(point["theta"])), problem["target_scale"])
         iterations += 1
     weights, bias = to_original(problem, theta)
+    warnings = list(problem["warnings"])
+    if restarted:
+        warnings.append(
+            "a batch this mode had already used was replaced or deleted, or the window dropped one: the delta "
+            "mode's stored residual sums no longer matched the data, so it started over from the current rows"
+        )
+    if not converged and message is None:
+        warnings.append(_not_converged(mode, problem, iterations, update, tolerance, errors))
+    cg = problem["method"] == "conjugate-gradient"
     return {
         "mode": mode,
         "batches": batch_count(rt),
@@ -226,15 +308,42 @@ def _descend_until_done(
         "iterations": iterations,
         "converged": converged,
         "diverged": message is not None,
-        "message": message,
+        "message": message if message is not None else ("" if converged else warnings[-1]),
         "loss": losses[-1] if losses else None,
         "losses": losses,
         "gradient_errors": errors if mode == "delta" else None,
-        "learning_rate": problem["learning_rate"],
-        "momentum": problem["momentum"],
-        "warnings": list(problem["warnings"]),
+        "learning_rate": float(point["alpha"]) if cg else problem["learning_rate"],
+        "momentum": float(point["beta"]) if cg else problem["momentum"],
+        "method": problem["method"],
+        "warnings": warnings,
         "optimum": problem["optimum"],
     }
+
+
+def _not_converged(
+    mode: str, problem: Problem, iterations: int, update: float, tolerance: float, errors: list[float]
+) -> str:
+    """Why a model stopped at the iteration limit, and what to change."""
+    top, flattest = problem["curvature"]
+    said = (
+        f"not converged: stopped at the iteration limit ({iterations}) with the last update {update:.3g} "
+        f"above the tolerance {tolerance:.3g} (relative); the weights are not yet the least-squares answer. "
+    )
+    if mode == "delta":
+        worst = max(errors) if errors else 0.0
+        return said + (
+            f"The delta mode's gradient is approximate (relative error up to {worst:.3g}) and its steps are plain "
+            "gradient descent: use the incremental mode for the exact model, or raise max_iterations."
+        )
+    if problem["method"] == "heavy-ball":
+        return said + (
+            f"A fixed learning rate or momentum converges slowly here (curvature ratio {top / flattest:.3g}): "
+            "set learning_rate and momentum to auto (conjugate gradients), or raise max_iterations."
+        )
+    return said + (
+        f"The problem is badly conditioned (curvature ratio {top / flattest:.3g}): turn standardize on, raise "
+        "max_iterations, or add an l2 penalty."
+    )
 
 
 def train(

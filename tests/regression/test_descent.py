@@ -57,18 +57,20 @@ def test_merged_statistics_equal_statistics_of_all_rows(sizes, features, scale_e
 
 @pytest.mark.parametrize("standardize", [True, False])
 @settings(max_examples=25, deadline=None)
-@given(features=st.integers(1, 6), scale_exp=st.floats(0, 3), seed=st.integers(0, 2**32 - 1))
-def test_gradient_from_statistics_equals_gradient_over_rows(standardize, features, scale_exp, seed) -> None:
+@given(features=st.integers(1, 6), scale_exp=st.floats(0, 3), l2=st.sampled_from([0.0, 0.3]),
+       seed=st.integers(0, 2**32 - 1))
+def test_gradient_from_statistics_equals_gradient_over_rows(standardize, features, scale_exp, l2, seed) -> None:
     rng = np.random.default_rng(seed)
     X, y = random_rows(rng, 200, features, scale_exp, 2.0)
-    problem = problem_from_moments(moments_of(X, y), make_settings(features, standardize=standardize))
+    problem = problem_from_moments(moments_of(X, y), make_settings(features, standardize=standardize, l2=l2))
     theta = rng.standard_normal(features + 1)
     exact, loss = exact_gradient(problem, theta)
-    rows, rows_loss = gradient_from_sums(rows_gradient_sums(problem, theta, X, y), len(y))
+    rows, rows_loss = gradient_from_sums(problem, theta, rows_gradient_sums(problem, theta, X, y))
     np.testing.assert_allclose(exact, rows, rtol=1e-8, atol=1e-9 * np.abs(rows).max())
     assert loss == pytest.approx(rows_loss, rel=1e-8)
     weights, bias = to_original(problem, theta)
-    assert loss == pytest.approx(np.mean((X @ weights + bias - y) ** 2), rel=1e-8)
+    penalty = l2 * np.sum((X.std(axis=0) * weights) ** 2)  # the ridge penalty is on standardized weights
+    assert loss == pytest.approx(np.mean((X @ weights + bias - y) ** 2) + penalty, rel=1e-8)
     np.testing.assert_allclose(from_original(problem, weights, bias), theta, rtol=1e-10, atol=1e-10)
 
 

@@ -15,8 +15,9 @@ from runtime import Event, Runtime
 from salsaweb.regression import inputs
 from salsaweb.regression import statistics as statistics_module
 from salsaweb.regression.descent import problem_from_moments
-from salsaweb.regression.moments import moments_empty, moments_merge, moments_of, moments_remove
-from salsaweb.regression.statistics import statistics
+from salsaweb.regression.moments import moments_empty, moments_merge, moments_of
+from salsaweb.regression.tree import tree_empty, tree_last_present, tree_range, tree_set
+from salsaweb.regression.statistics import block_tree, statistics
 
 from .conftest import correlated_batches, load_runtime, lstsq, make_settings
 
@@ -56,7 +57,7 @@ def assert_from_scratch(rt: Runtime, features: int) -> None:
 
 @contextmanager
 def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Record, while inside, which batches the store is asked for, statistics' executions and moments_of's row counts."""
+    """Record, while inside, which batches the store is asked for, block_tree's executions and moments_of's row counts."""
     seen: dict[str, Any] = {"batches": [], "executions": 0, "rows": []}
     get_input = rt.storage.get_input
 
@@ -70,7 +71,7 @@ def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         return moments_of(X, y)
 
     def listener(event: Event) -> None:
-        if event.kind == "did_execute" and event.key[0] == statistics.id:
+        if event.kind == "did_execute" and event.key[0] == block_tree.id:
             seen["executions"] += 1
 
     monkeypatch.setattr(rt.storage, "get_input", spy_get_input)
@@ -83,21 +84,46 @@ def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         monkeypatch.undo()
 
 
-def test_moments_remove_undoes_merge() -> None:
+def test_tree_ranges_and_window_lookup_equal_direct_computation() -> None:
     rng = np.random.default_rng(3)
-    X, y = rng.standard_normal((300, 4)) * [1, 10, 100, 0.1] + 5.0, rng.standard_normal(300)
-    whole, part, rest = moments_of(X, y), moments_of(X[:120], y[:120]), moments_of(X[120:], y[120:])
-    removed = moments_remove(whole, part)
-    assert removed["n"] == 180
-    np.testing.assert_allclose(removed["mean"], rest["mean"], rtol=1e-12)
-    np.testing.assert_allclose(removed["m2"], rest["m2"], rtol=1e-10, atol=1e-10 * np.abs(whole["m2"]).max())
-    assert moments_remove(whole, moments_empty(4)) is whole
-    nothing = moments_remove(whole, whole)
-    assert nothing["n"] == 0 and not nothing["mean"].any() and not nothing["m2"].any()
-    with pytest.raises(ValueError, match="cannot remove 300 rows from statistics of 180"):
-        moments_remove(removed, whole)
-    assert moments_of(np.empty((0, 4)), np.empty(0))["n"] == 0
-    np.testing.assert_allclose(moments_merge(removed, part)["m2"], whole["m2"], rtol=1e-10)
+    rows = [(rng.standard_normal((int(rng.integers(1, 9)), 3)) * [1, 10, 0.1] + 5.0, rng.standard_normal(8))
+            for _ in range(37)]
+    rows = [(X, y[: len(X)]) for X, y in rows]
+    tree = tree_set(tree_empty(3), {i: moments_of(X, y) for i, (X, y) in enumerate(rows)})
+    for lo, hi in [(0, 37), (3, 20), (36, 37), (0, 1), (16, 32), (5, 5)]:
+        got = tree_range(tree, lo, hi)
+        if hi == lo:
+            assert got["n"] == 0
+            continue
+        want = moments_of(np.vstack([X for X, _ in rows[lo:hi]]), np.concatenate([y for _, y in rows[lo:hi]]))
+        assert got["n"] == want["n"]
+        np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-12, atol=1e-12 * np.abs(want["m2"]).max())
+    gone = tree_set(tree, {4: None, 10: None, 11: moments_empty(3)})  # two deleted, one emptied (still there)
+    assert tree_last_present(gone, 37, 3) == 34
+    assert tree_last_present(gone, 13, 3) == 9  # 12, 11 (empty but present), 9
+    assert tree_last_present(gone, 13, 9) == 2
+    assert tree_last_present(gone, 13, 100) == 0
+    assert tree["levels"][0][0] is not gone["levels"][0][0] and tree["levels"][0][1] is gone["levels"][0][1]
+
+
+def test_removing_a_huge_offset_batch_leaves_no_cancellation_error(monkeypatch) -> None:
+    """Subtracting a batch's statistics from a running total would lose every digit of the small rows' spread."""
+    rng = np.random.default_rng(11)
+    X, y = rng.standard_normal((50, 2)), rng.standard_normal(50)
+    huge = (rng.standard_normal((50, 2)) * 1e8 + 1e9, rng.standard_normal(50) * 1e8 + 1e9)
+    rt = load_runtime([(X, y), huge])
+    statistics(rt)
+    inputs.batch.delete(rt, 2)
+    got, want = statistics(rt), moments_of(X, y)
+    np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-13)
+    np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-13)
+    # What a subtraction (Chan's update run backwards) gives for the same removal.
+    whole = moments_merge(want, moments_of(*huge))
+    n = whole["n"] - 50
+    mean = whole["mean"] + (whole["mean"] - moments_of(*huge)["mean"]) * (50 / n)
+    delta = moments_of(*huge)["mean"] - mean
+    subtracted = whole["m2"] - moments_of(*huge)["m2"] - np.outer(delta, delta * (n * 50 / whole["n"]))
+    assert np.abs(subtracted - want["m2"]).max() > 1e-3 * np.abs(want["m2"]).max()
 
 
 def test_a_replaced_batch_is_followed_reading_only_that_batch(bench_data, monkeypatch) -> None:
@@ -110,9 +136,8 @@ def test_a_replaced_batch_is_followed_reading_only_that_batch(bench_data, monkey
     with watching(rt, monkeypatch) as seen:
         statistics(rt)
     # One execution; of all batches the store was asked for batch 3 alone (once: the diff
-    # has its old value), and the work was the old rows' statistics (taken out) and the new
-    # rows' (put in).
-    assert seen == {"executions": 1, "batches": [3], "rows": [400, 150]}
+    # has its old value), and the work was the new rows' statistics (a new leaf).
+    assert seen == {"executions": 1, "batches": [3], "rows": [150]}
     assert_from_scratch(rt, 10)
 
 
@@ -123,12 +148,12 @@ def test_an_emptied_and_then_a_deleted_batch_are_followed(bench_data, monkeypatc
     inputs.batch.set(rt, 2, (np.empty((0, 10)), np.empty(0)))
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 1600
-    assert seen == {"executions": 1, "batches": [2], "rows": [400, 0]}
+    assert seen == {"executions": 1, "batches": [2], "rows": []}  # an emptied batch needs no moments_of
     assert_from_scratch(rt, 10)
     inputs.batch.delete(rt, 4)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 1200
-    assert seen == {"executions": 1, "batches": [4], "rows": [400]}
+    assert seen == {"executions": 1, "batches": [4], "rows": []}
     assert_from_scratch(rt, 10)
     inputs.batch.set(rt, 4, batches[4])  # set again: reported as new after MISSING
     assert_from_scratch(rt, 10)
@@ -230,13 +255,52 @@ def test_database_store_statistics_follow_replaced_and_deleted_batches(django_us
     rt = dataset_runtime(dataset)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 850
-    assert seen == {"executions": 1, "batches": [2], "rows": [200, 50]}
+    assert seen == {"executions": 1, "batches": [2], "rows": [50]}
     assert_from_scratch(dataset_runtime(dataset), 3)
     inputs.batch.delete(dataset_runtime(dataset), 4)
     rt = dataset_runtime(dataset)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 650
-    assert seen == {"executions": 1, "batches": [4], "rows": [200]}
+    assert seen == {"executions": 1, "batches": [4], "rows": []}
     assert_from_scratch(dataset_runtime(dataset), 3)
     run = services.model_train(dataset=dataset, mode="incremental")
     assert run.rows_total == 650
+
+
+@settings(max_examples=30, deadline=None)
+@given(operations=st.lists(st.tuples(st.sampled_from(["append", "delete", "replace", "window"]), st.integers(1, 24),
+                                     st.integers(0, 6)), min_size=1, max_size=25),
+       seed=st.integers(0, 2**32 - 1))
+def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
+    rng = np.random.default_rng(seed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statistics_module, "BLOCK", 4)  # many blocks from few batches
+        held = {n: (rng.standard_normal((3, 2)) + 5.0, rng.standard_normal(3)) for n in range(1, 10)}
+        rt = load_runtime(list(held.values()))
+        window = None
+        for kind, number, size in operations:
+            count = inputs.batch_count(rt)
+            if kind == "append":
+                held[count + 1] = (rng.standard_normal((size, 2)) + 5.0, rng.standard_normal(size))
+                with rt.transaction():
+                    inputs.batch.set(rt, count + 1, held[count + 1])
+                    inputs.batch_count.set(rt, count + 1)
+            elif kind == "delete" and number in held:
+                del held[number]
+                inputs.batch.delete(rt, number)
+            elif kind == "replace" and number <= count:
+                held[number] = (rng.standard_normal((size, 2)) - 1.0, rng.standard_normal(size))
+                inputs.batch.set(rt, number, held[number])
+            elif kind == "window":
+                window = None if number > 12 else number
+                inputs.training_settings.set(rt, make_settings(2, window=window))
+            got = statistics(rt)
+            used = sorted(held)[-window:] if window is not None else sorted(held)
+            if window is not None and len(held) > window:
+                assert got["first"] == used[0]
+            rows = [held[n] for n in used if len(held[n][1])]
+            assert got["n"] == sum(len(y) for _, y in rows)
+            if rows:
+                want = moments_of(np.vstack([X for X, _ in rows]), np.concatenate([y for _, y in rows]))
+                np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-9, atol=1e-9 * np.abs(want["m2"]).max())
+                np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-12, atol=1e-12)

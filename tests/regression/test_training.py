@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from runtime import Runtime
 from salsaweb.regression import inputs
 from salsaweb.regression.descent import RegressionError
-from salsaweb.regression.statistics import statistics
+from salsaweb.regression.statistics import BLOCK, block_tree, statistics
 from salsaweb.regression.training import FUNCTIONS, incremental_problem, naive_problem, train
 
 from .conftest import correlated_batches, load_runtime, lstsq
@@ -39,6 +39,9 @@ def add_batch(rt: Runtime, X: np.ndarray, y: np.ndarray) -> None:
     seed=st.integers(0, 2**32 - 1),
 )
 def test_incremental_equals_naive_at_every_iteration(sizes, features, scale_exp, mean, standardize, momentum, seed):
+    """Fixed steps: the same iterates up to rounding.  Conjugate gradients (auto): the same first step, and, in
+    standardized coordinates (the preconditioning CG relies on), the same converged model; raw coordinates
+    spanning six orders of magnitude leave CG at the mercy of rounding, where only the first step compares."""
     rng = np.random.default_rng(seed)
     spread = 10.0 ** rng.uniform(-scale_exp, scale_exp, features)
     truth = rng.standard_normal(features) / spread
@@ -50,11 +53,22 @@ def test_incremental_equals_naive_at_every_iteration(sizes, features, scale_exp,
         seen.append((X, y))
         add_batch(rt, X, y)
         exact, naive = train(rt, "incremental"), train(rt, "naive")
-        assert exact["iterations"] == naive["iterations"]
-        assert exact["converged"] == naive["converged"]
-        a, b = iterates(rt, "incremental", exact["iterations"]), iterates(rt, "naive", naive["iterations"])
+        if momentum == 0.0:
+            assert exact["iterations"] == naive["iterations"]
+            assert exact["converged"] == naive["converged"]
+            a, b = iterates(rt, "incremental", exact["iterations"]), iterates(rt, "naive", naive["iterations"])
+            assert np.all(np.abs(a - b) <= 1e-7 * (1.0 + np.abs(b).max(axis=1, keepdims=True)))
+            np.testing.assert_allclose(exact["losses"], naive["losses"], rtol=1e-6, atol=1e-9 * naive["losses"][0])
+            continue
+        a, b = iterates(rt, "incremental", 1), iterates(rt, "naive", 1)
         assert np.all(np.abs(a - b) <= 1e-7 * (1.0 + np.abs(b).max(axis=1, keepdims=True)))
-        np.testing.assert_allclose(exact["losses"], naive["losses"], rtol=1e-6, atol=1e-9 * naive["losses"][0])
+        if not standardize:
+            continue
+        assert exact["converged"] and naive["converged"]
+        X_all = np.vstack([s[0] for s in seen])
+        scale = 1.0 + np.abs(X_all @ naive["weights"] + naive["bias"]).max()
+        np.testing.assert_allclose(X_all @ exact["weights"] + exact["bias"], X_all @ naive["weights"] + naive["bias"],
+                                   atol=1e-5 * scale)
     weights, bias = lstsq(seen)
     X_all = np.vstack([s[0] for s in seen])
     for best in (incremental_problem(rt)["optimum"], naive_problem(rt)["optimum"]):
@@ -78,7 +92,7 @@ def test_default_settings_converge_on_badly_conditioned_data(bench_data) -> None
 
 def test_a_new_batch_costs_the_same_whatever_the_total(bench_data) -> None:
     batches, _ = bench_data
-    rt = load_runtime(batches[:1], tolerance=0.0, max_iterations=20)
+    rt = load_runtime(batches[:1], tolerance=0.0, max_iterations=20, momentum=0.0)
     train(rt, "incremental")
     executions = []
     for X, y in batches[1:]:
@@ -86,13 +100,13 @@ def test_a_new_batch_costs_the_same_whatever_the_total(bench_data) -> None:
         before = rt.counters.executions
         train(rt, "incremental")
         executions.append(rt.counters.executions - before)
-    # statistics, problem, then one step per iteration, 0..20.
-    assert executions == [2 + 21] * len(executions)
-    # Maintained: no derived dependencies, and every batch it ever read is still an input dependency.
-    memo = rt.storage.get_memo((statistics.id, ()))
+    # block_tree(0), block_root(0), statistics, problem, then one step per iteration, 0..20.
+    assert executions == [4 + 21] * len(executions)
+    # Maintained: no derived dependencies, and every batch number of its block (set or not) is an input dependency.
+    memo = rt.storage.get_memo((block_tree.id, (0,)))
     assert not memo.deps
     batch_keys = {key for key, _ in memo.inputs.entries() if key[0] == inputs.batch.id}
-    assert batch_keys == {(inputs.batch.id, (number,)) for number in range(1, len(batches) + 1)}
+    assert batch_keys == {(inputs.batch.id, (number,)) for number in range(1, BLOCK + 1)}
 
 
 def test_statistics_maintained_path_equals_a_fresh_computation(bench_data) -> None:

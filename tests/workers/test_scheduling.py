@@ -39,7 +39,7 @@ def csvs() -> list[str]:
 def dataset(django_user_model) -> Dataset:
     owner = django_user_model.objects.create_user(username="owner", password="pw")
     return services.dataset_create(owner=owner, name="houses", features=FEATURES, target="y", tolerance=0.0,
-                                   max_iterations=40)
+                                   max_iterations=40, momentum=0.0)  # fixed-step descent: all 40 iterations run
 
 
 def _state(dataset: Dataset, mode: str = "incremental") -> TrainingState:

@@ -1,0 +1,249 @@
+"""Cost of following a dataset's history (issue 12): deletes and replacements at 10 vs 1,000 batches, windowed appends,
+and iterations to converge with default settings.
+
+    python bench/bench_history.py [--rows 1000] [--features 10] [--repeats 7] [--store memory|sqlite|postgres]
+
+1. Delete / replace: a dataset of B batches (B = 10, then 1,000) of ``--rows`` rows; the
+   time to bring the incremental model up to date (``statistics`` and the training loop)
+   after replacing one batch in the middle with new rows, and after deleting one (set
+   again, untimed, before the next repeat); also ``statistics`` alone.  Median of the
+   repeats; the goal is a ratio (1,000 / 10) of at most 1.3.
+2. Windowed append: appending batches one by one with ``window`` = 10 and without a
+   window; median time per append (statistics and training) over batches 11-30 and over
+   the last 20 before 1,000.
+3. Iterations to converge with default settings on scikit-learn's diabetes data in five
+   batches, per batch, cold (from zeros) and warm (from the previous batch's model), for
+   the exact modes; and on the benchmark's correlated data, one more 1,000-row batch on
+   top of 100 (where a warm start has little left to do).
+
+4. 1,000 random operations (appends, deletes, replacements, window and l2 changes) on
+   ``--rows``-row batches, in memory: every 100 operations the incremental model's
+   closed-form optimum against numpy (lstsq, or the ridge closed form) on the rows that
+   remain, and the trained weights' distance from it.
+
+``--store sqlite`` / ``postgres`` runs 1 and 2 on ``DatabaseStorage`` (a fresh runtime per
+timed call, as the services make them).  Exits with status 1 if the delete or replace
+ratio is above 1.3, an optimum of part 4 is off by more than 1e-9 or a model there did not
+converge.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics as stats
+import sys
+import uuid
+from collections.abc import Callable
+from time import perf_counter
+
+import numpy as np
+from databases import setup_databases
+
+GOAL = 1.3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1000, help="rows per batch")
+    parser.add_argument("--features", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--large", type=int, default=1000, help="batches of the large dataset")
+    parser.add_argument("--store", choices=["memory", "sqlite", "postgres"], default="memory")
+    parser.add_argument("--operations", type=int, default=1000, help="random operations of part 4")
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/salsaweb_bench_history")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    aliases = setup_databases(args.postgres if args.store == "postgres" else None,
+                              require_postgres=args.store == "postgres")
+    from django.core.management import call_command
+
+    for alias in aliases:
+        call_command("migrate", database=alias, verbosity=0)
+    if args.store == "postgres":
+        from django.conf import settings
+
+        settings.DATABASES["default"] = settings.DATABASES["postgres"]
+        from django.db import connections
+
+        connections.close_all()
+
+    from runtime import Runtime
+    from runtime.db.storage import DatabaseStorage
+    from salsaweb.regression import inputs
+    from salsaweb.regression.statistics import statistics
+    from salsaweb.regression.training import train
+    from tests.regression.conftest import correlated_batches, load_runtime
+
+    def store() -> Callable[[], Runtime]:
+        """A factory of runtimes on one new store: the same runtime (memory) or a fresh one per call (database)."""
+        if args.store == "memory":
+            rt = Runtime()
+            return lambda: rt
+        namespace = f"history-{uuid.uuid4().hex}"
+        return lambda: Runtime(storage=DatabaseStorage(namespace))
+
+    def loaded(count: int, **settings: object) -> tuple[Callable[[], Runtime], list]:
+        batches, _ = correlated_batches(count, args.rows, args.features, seed=count)
+        runtime = store()
+        load_runtime([], runtime(), features_count=args.features, **settings)
+        rt = runtime()
+        for number, (X, y) in enumerate(batches, start=1):
+            with rt.transaction():
+                inputs.batch.set(rt, number, (X, y))
+                inputs.batch_count.set(rt, number)
+        train(runtime(), "incremental")
+        return runtime, batches
+
+    def timed(call: Callable[[], object]) -> float:
+        started = perf_counter()
+        call()
+        return (perf_counter() - started) * 1e3
+
+    # 1. delete / replace
+    rng = np.random.default_rng(1)
+    results: dict[tuple[str, int], float] = {}
+    for count in (10, args.large):
+        runtime, batches = loaded(count)
+        middle = count // 2
+        for case in ("replace", "delete"):
+            for what in ("statistics", "model"):
+                samples = []
+                for _ in range(args.repeats):
+                    rt = runtime()
+                    if case == "replace":
+                        X = rng.standard_normal((args.rows, args.features)) + 2.0
+                        inputs.batch.set(rt, middle, (X, X.sum(axis=1) + rng.standard_normal(args.rows)))
+                    else:
+                        inputs.batch.delete(rt, middle)
+                    rt = runtime()
+                    samples.append(timed(lambda: statistics(rt) if what == "statistics" else train(rt, "incremental")))
+                    if case == "delete":
+                        inputs.batch.set(runtime(), middle, batches[middle - 1])
+                        train(runtime(), "incremental")
+                results[(f"{case} {what}", count)] = stats.median(samples)
+    print(f"\n1. one batch of {args.rows} rows changed in the middle, {args.features} features, store {args.store}: "
+          f"median ms of {args.repeats}")
+    print(f"{'case':<22}{'10 batches':>12}{f'{args.large} batches':>16}{'ratio':>8}")
+    failed = False
+    for case in ("replace statistics", "replace model", "delete statistics", "delete model"):
+        small, large = results[(case, 10)], results[(case, args.large)]
+        ratio = large / small
+        failed |= case.endswith("model") and ratio > GOAL
+        print(f"{case:<22}{small:>12.2f}{large:>16.2f}{ratio:>8.2f}")
+
+    # 2. windowed append
+    print(f"\n2. appending one {args.rows}-row batch, median ms per append: statistics, then training the incremental "
+          "model (which the statistics' time is not part of)")
+    print(f"{'window':<8}{'part':<12}{'batches 11-30':>15}{f'last 20 to {args.large}':>20}{'ratio':>8}")
+    for window in (10, None):
+        batches, _ = correlated_batches(args.large, args.rows, args.features, seed=7)
+        runtime = store()
+        load_runtime([], runtime(), features_count=args.features, window=window)
+        times: dict[str, list[float]] = {"statistics": [], "training": []}
+        for number, (X, y) in enumerate(batches, start=1):
+            rt = runtime()
+            with rt.transaction():
+                inputs.batch.set(rt, number, (X, y))
+                inputs.batch_count.set(rt, number)
+            rt = runtime()
+            times["statistics"].append(timed(lambda: statistics(rt)))
+            times["training"].append(timed(lambda: train(rt, "incremental")))
+        for part, samples in times.items():
+            early, late = stats.median(samples[10:30]), stats.median(samples[-20:])
+            print(f"{str(window):<8}{part:<12}{early:>15.2f}{late:>20.2f}{late / early:>8.2f}")
+
+    # 3. iterations to converge
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes()
+    parts = [(data.data[i], data.target[i]) for i in np.array_split(np.arange(len(data.target)), 5)]
+    print("\n3. iterations to converge, default settings (conjugate gradients), diabetes in five batches")
+    print(f"{'mode':<13}{'start':<7}{'batch 1..5':<24}{'max rel. error vs lstsq':>24}")
+    for mode in ("incremental", "naive"):
+        for warm in (False, True):
+            rt = load_runtime([], features_count=10)
+            iterations, worst = [], 0.0
+            for k, (X, y) in enumerate(parts, start=1):
+                inputs.batch.set(rt, k, (X, y))
+                inputs.batch_count.set(rt, k)
+                result = train(rt, mode)
+                assert result["converged"]
+                iterations.append(result["iterations"])
+                A = np.vstack([p[0] for p in parts[:k]])
+                b = np.concatenate([p[1] for p in parts[:k]])
+                want = np.linalg.lstsq(np.column_stack([A, np.ones(len(b))]), b, rcond=None)[0]
+                got = np.r_[result["weights"], result["bias"]]
+                worst = max(worst, float(np.linalg.norm(got - want) / np.linalg.norm(want)))
+                if warm:
+                    inputs.initial_model.set(rt, mode, (tuple(result["weights"]), result["bias"]))
+            print(f"{mode:<13}{'warm' if warm else 'cold':<7}{str(iterations):<24}{worst:>24.1e}")
+    batches, _ = correlated_batches(101, args.rows, args.features, seed=3)
+    rt = load_runtime(batches[:100])
+    before = train(rt, "incremental")
+    inputs.batch.set(rt, 101, batches[100])
+    inputs.batch_count.set(rt, 101)
+    cold = train(rt, "incremental")["iterations"]
+    inputs.initial_model.set(rt, "incremental", (tuple(before["weights"]), before["bias"]))
+    warm = train(rt, "incremental")["iterations"]
+    print(f"correlated data, batch 101 of {args.rows} rows on top of 100: cold {cold}, warm {warm} iterations")
+
+    # 4. random history
+    from tests.regression.test_history import in_use, reference
+
+    rng = np.random.default_rng(4)
+
+    def rows() -> tuple[np.ndarray, np.ndarray]:
+        X = rng.standard_normal((args.rows, args.features)) * np.linspace(1.0, 10.0, args.features) + 2.0
+        return X, X @ np.linspace(-1.0, 1.0, args.features) + 0.5 + rng.standard_normal(args.rows)
+
+    held = {number: rows() for number in range(1, 21)}
+    rt = load_runtime(list(held.values()))
+    window, l2, worst_optimum, worst_trained, checks = None, 0.0, 0.0, 0.0, 0
+    kinds = ("append", "delete", "replace", "window", "l2")
+    for operation in range(1, args.operations + 1):
+        kind = kinds[rng.choice(5, p=[0.3, 0.25, 0.25, 0.1, 0.1])]
+        count = inputs.batch_count(rt)
+        if kind == "append" or (kind == "delete" and len(held) <= 2):
+            held[count + 1] = rows()
+            with rt.transaction():
+                inputs.batch.set(rt, count + 1, held[count + 1])
+                inputs.batch_count.set(rt, count + 1)
+        elif kind == "delete":
+            number = int(rng.choice(sorted(held)))
+            del held[number]
+            inputs.batch.delete(rt, number)
+        elif kind == "replace":
+            number = int(rng.integers(1, count + 1))
+            held[number] = rows()
+            inputs.batch.set(rt, number, held[number])
+        else:
+            if kind == "window":
+                window = None if rng.random() < 0.3 else int(rng.integers(1, 30))
+            else:
+                l2 = float(rng.choice([0.0, 1e-3, 0.1, 1.0]))
+            settings = dict(inputs.training_settings(rt), window=window, l2=l2)
+            inputs.training_settings.set(rt, settings)
+        statistics(rt)
+        if operation % 100 == 0:
+            want = reference(in_use(held, window), l2)
+            result = train(rt, "incremental")
+            best = np.r_[result["optimum"]["weights"], result["optimum"]["bias"]]
+            worst_optimum = max(worst_optimum, float(np.linalg.norm(best - want) / np.linalg.norm(want)))
+            got = np.r_[result["weights"], result["bias"]]
+            worst_trained = max(worst_trained, float(np.linalg.norm(got - want) / np.linalg.norm(want)))
+            failed |= not result["converged"]
+            checks += 1
+    print(f"\n4. {args.operations} random operations, {checks} checks ({len(held)} batches at the end): largest "
+          f"relative error of the optimum {worst_optimum:.1e}, of the trained weights {worst_trained:.1e}")
+    failed |= worst_optimum > 1e-9
+
+    if failed:
+        print(f"\nGOAL MISSED: a model update at {args.large} batches costs more than {GOAL}x that at 10, an "
+              "optimum is off by more than 1e-9, or a model did not converge")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
