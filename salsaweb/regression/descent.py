@@ -288,11 +288,17 @@ def descend(problem: Problem, theta: np.ndarray, before: np.ndarray, gradient: n
 def line_search(problem: Problem, point: dict[str, Any]) -> float:
     """The step length that minimizes the (quadratic) loss exactly along ``point``'s direction; 0 if none lowers it."""
     direction = point["direction"]
-    slope = float(point["gradient"] @ direction)
-    curvature = float(direction @ (problem["hessian"] @ direction))
+    # Along the direction scaled to a largest entry of 1, so that the curvature of data in raw
+    # units near the value limit stays finite (d . H . d itself would overflow there).
+    scale = float(np.max(np.abs(direction))) if direction.size else 0.0
+    if not (scale > 0.0 and math.isfinite(scale)):
+        return 0.0
+    unit = direction / scale
+    slope = float(point["gradient"] @ unit)
+    curvature = float(unit @ (problem["hessian"] @ unit))
     if not (slope < 0.0 and curvature > 0.0 and math.isfinite(slope) and math.isfinite(curvature)):
         return 0.0
-    return -slope / curvature
+    return -slope / curvature / scale
 
 
 def conjugate(point: dict[str, Any], gradient: np.ndarray) -> tuple[np.ndarray, float]:

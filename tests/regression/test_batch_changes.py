@@ -114,3 +114,48 @@ def test_values_at_the_limit_train_in_every_mode(django_user_model, standardize)
         runs = services.dataset_train(dataset=dataset)
     for run in runs:
         assert run.converged and not run.diverged and np.isfinite(run.loss), run.mode
+
+
+def _all_modes_dataset(django_user_model, data, **settings) -> Dataset:
+    owner = django_user_model.objects.create_user(username="every-mode", password="pw")
+    dataset = services.dataset_create(owner=owner, name="every mode", features=FEATURES, target="y",
+                                      modes=["incremental", "naive", "delta"], **settings)
+    for X, y in data:
+        services.batch_create(dataset=dataset, content=to_csv(X, y))
+    return dataset
+
+
+def test_every_mode_trains_after_the_last_batch_is_deleted(django_user_model, data) -> None:
+    dataset = _all_modes_dataset(django_user_model, data)
+    for mode in ("incremental", "naive", "delta"):
+        services.model_train(dataset=dataset, mode=mode)
+    services.batch_delete(dataset=dataset, number=4)
+    weights, bias = lstsq(data[:3])
+    for mode in ("incremental", "naive"):
+        run = services.model_train(dataset=dataset, mode=mode)
+        np.testing.assert_allclose(run.optimum["weights"], weights, rtol=1e-9)
+        np.testing.assert_allclose(run.optimum["bias"], bias, rtol=1e-9)
+        assert run.rows_total == 300
+    delta = services.model_train(dataset=dataset, mode="delta")
+    assert delta.rows_total == 300 and any("start" in warning for warning in delta.warnings)
+
+
+def test_a_window_and_ridge_changed_by_settings_follow_the_batches_that_remain(django_user_model, data) -> None:
+    dataset = _all_modes_dataset(django_user_model, data)
+    services.batch_delete(dataset=dataset, number=3)
+    services.dataset_update(dataset=dataset, window=2)
+    weights, bias = lstsq([data[1], data[3]])  # the two highest-numbered batches that exist: 4 and 2
+    run = services.model_train(dataset=dataset, mode="incremental")
+    np.testing.assert_allclose(run.optimum["weights"], weights, rtol=1e-9)
+    assert run.rows_total == 200
+    services.dataset_update(dataset=dataset, window=None, l2=0.5)
+    ridge = services.model_train(dataset=dataset, mode="incremental")
+    X = np.vstack([data[0][0], data[1][0], data[3][0]])
+    y = np.concatenate([data[0][1], data[1][1], data[3][1]])
+    centred, n = X - X.mean(axis=0), len(y)
+    # (1/n)|Xc w - yc|^2 + l2 |S w|^2, S the features' standard deviations (docs/regression.md)
+    expected = np.linalg.solve(centred.T @ centred / n + 0.5 * np.diag(X.var(axis=0)),
+                               centred.T @ (y - y.mean()) / n)
+    np.testing.assert_allclose(ridge.optimum["weights"], expected, rtol=1e-9)
+    np.testing.assert_allclose(ridge.optimum["bias"], y.mean() - X.mean(axis=0) @ expected, rtol=1e-9)
+    assert ridge.rows_total == 300
