@@ -43,9 +43,12 @@ def owner(django_user_model):
 
 
 def _slow_dataset(owner, name: str, iterations: int) -> Dataset:
-    """A naive-mode dataset whose training takes about a second per 1,000 iterations over its 20,000 rows."""
+    """A naive-mode dataset whose training takes about a second per 1,000 iterations over its 20,000 rows.
+
+    A fixed momentum keeps heavy-ball descent (conjugate gradients would finish in a few steps).
+    """
     dataset = services.dataset_create(owner=owner, name=name, features=FEATURES, target="y", modes=["naive"],
-                                      tolerance=0.0, max_iterations=iterations)
+                                      tolerance=0.0, max_iterations=iterations, momentum=0.0)
     (X, y), = correlated_batches(1, 20_000, features=3, seed=len(name))[0]
     return dataset, to_csv(X, y)
 
