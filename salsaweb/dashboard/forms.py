@@ -17,7 +17,7 @@ class DatasetForm(forms.Form):
     target = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "y"}))
     modes = forms.MultipleChoiceField(choices=Mode.choices, initial=list(DEFAULT_MODES),
                                       widget=forms.CheckboxSelectMultiple)
-    learning_rate = forms.FloatField(required=False, help_text="Empty: auto (provably convergent).")
+    learning_rate = forms.FloatField(required=False, help_text="Empty (and momentum empty): conjugate gradients with exact line search.")
     momentum = forms.FloatField(required=False, help_text="Empty: auto.")
     max_iterations = forms.IntegerField(initial=100, min_value=1, max_value=100_000)
     tolerance = forms.FloatField(initial=1e-6, min_value=0.0)
@@ -55,7 +55,7 @@ class SettingsForm(forms.Form):
     """A dataset's training settings (the columns are fixed); the rules are ``services.dataset_update``'s."""
 
     modes = forms.MultipleChoiceField(choices=Mode.choices, widget=forms.CheckboxSelectMultiple)
-    learning_rate = forms.FloatField(required=False, help_text="Empty: auto (provably convergent).")
+    learning_rate = forms.FloatField(required=False, help_text="Empty (and momentum empty): conjugate gradients with exact line search.")
     momentum = forms.FloatField(required=False, help_text="Empty: auto.")
     max_iterations = forms.IntegerField(min_value=1, max_value=100_000)
     tolerance = forms.FloatField(min_value=0.0)
