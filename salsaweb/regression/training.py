@@ -340,10 +340,13 @@ def _not_converged(
             f"A fixed learning rate or momentum converges slowly here (curvature ratio {top / flattest:.3g}): "
             "set learning_rate and momentum to auto (conjugate gradients), or raise max_iterations."
         )
-    return said + (
-        f"The problem is badly conditioned (curvature ratio {top / flattest:.3g}): turn standardize on, raise "
-        "max_iterations, or add an l2 penalty."
-    )
+    ratio = top / flattest
+    if ratio < 1e3:  # well conditioned: conjugate gradients needs about one step per feature
+        return said + f"Raise max_iterations (conjugate gradients needs about {len(problem['hessian'])} here)."
+    standardized = bool(np.any(np.asarray(problem["shift"]) != 0.0) or np.any(np.asarray(problem["scale"]) != 1.0))
+    advice = "raise max_iterations, or add an l2 penalty" if standardized else (
+        "turn standardize on, raise max_iterations, or add an l2 penalty")
+    return said + f"The problem is badly conditioned (curvature ratio {ratio:.3g}): {advice}."
 
 
 def train(

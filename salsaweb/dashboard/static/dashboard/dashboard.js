@@ -151,7 +151,9 @@
         cells.push(...config.features.map(() => "–"), "–", "–", "–", "–", "–", "–", trainingText(mode) || "no model yet");
       }
       const warnings = model && model.warnings ? model.warnings : [];
-      if (warnings.length) cells[cells.length - 1] = `${cells[cells.length - 1]} · warning: ${warnings.join(" ")}`;
+      if (warnings.length) {
+        cells[cells.length - 1] = [cells[cells.length - 1], `warning: ${warnings.join(" ")}`].filter(Boolean).join(" · ");
+      }
       const numeric = (i) => i > 0 && i !== cells.length - 1 && i !== cells.length - 4;  // not mode, converged, training
       cells.forEach((text, i) => {
         const cell = document.createElement(i === 0 ? "th" : "td");
