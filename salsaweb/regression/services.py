@@ -27,6 +27,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from runtime import Runtime
+
 from . import inputs
 from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, default_modes
@@ -130,9 +132,8 @@ def _configured_start(dataset: Dataset) -> tuple[tuple[float, ...], float] | Non
     return tuple(float(weights.get(f, 0.0)) for f in dataset.features), float(start.get("bias", 0.0))
 
 
-def _push_settings(dataset: Dataset) -> None:
-    """Set the dataset's settings and starting points as runtime inputs, in one engine transaction."""
-    rt = dataset_runtime(dataset)
+def _push_settings(rt: Runtime, dataset: Dataset) -> None:
+    """Set the dataset's settings and starting points as runtime inputs, in one engine transaction (or the caller's)."""
     with rt.transaction():
         inputs.training_settings.set(rt, dataset_settings(dataset))
         for mode in Mode.values:
@@ -182,8 +183,10 @@ def dataset_create(
         raise ValidationError(errors)
     with transaction.atomic():
         dataset.save()
-        _push_settings(dataset)
-        inputs.batch_count.set(dataset_runtime(dataset), 0)
+        rt = dataset_runtime(dataset)
+        with rt.transaction():  # a new dataset's inputs are one engine revision
+            _push_settings(rt, dataset)
+            inputs.batch_count.set(rt, 0)
     return dataset
 
 
@@ -210,7 +213,7 @@ def dataset_update(*, dataset: Dataset, **changes: Any) -> tuple[Dataset, bool]:
             return locked, False
         locked.save(update_fields=changed)
         _revision_next(locked)
-        _push_settings(locked)
+        _push_settings(dataset_runtime(locked), locked)
     return locked, True
 
 

@@ -113,6 +113,15 @@ def test_a_batch_is_one_engine_revision(dataset, data) -> None:
     assert rows.changed_at == count.changed_at == rt.revision
 
 
+def test_a_new_dataset_is_one_engine_revision(django_user_model) -> None:
+    owner = django_user_model.objects.create_user(username="fresh", password="pw")
+    dataset = services.dataset_create(owner=owner, name="fresh", features=FEATURES, target="y")
+    rt = dataset_runtime(dataset)
+    assert rt.revision == 1
+    assert rt.read_input(inputs.batch_count.key(())).changed_at == rt.read_input(
+        inputs.training_settings.key(())).changed_at == 1
+
+
 def test_rejected_csv_leaves_no_trace(dataset) -> None:
     with pytest.raises(CsvError, match="bad.csv, row 1 \\(line 2\\), column 'x1'"):
         services.batch_create(dataset=dataset, content="x0,x1,x2,y\n1,oops,3,4\n", source="bad.csv")
