@@ -391,33 +391,28 @@ def test_join_with_a_timeout_is_not_a_deadlock_the_thread_waits_and_then_compute
     assert_log(["joins_its_thread_a_while", ("plus_x", 1)])
 
 
-def test_thread_waiting_for_a_slow_computation_is_not_a_deadlock(rt):
+def _another_call_waits_for(rt, holder: Callable[[], int]) -> None:
+    """Hold the lock in ``holder`` (at the gate); ``plus_x(rt, 1)`` must wait for it, not fail, then compute."""
     x.set(rt, 10)
-    slow = Worker(lambda: gated_read(rt))
-    slow.start()
+    holding = Worker(holder)
+    holding.start()
     assert GATE.entered.wait(JOIN_SECONDS)
     waiting = Worker(lambda: plus_x(rt, 1))
     waiting.start()
     waiting.join(0.3)
     assert waiting.is_alive(), "the call did not wait for the computation"
     GATE.release.set()
-    assert slow.outcome() == 10
+    assert holding.outcome() == 10
     assert waiting.outcome() == 11
+
+
+def test_thread_waiting_for_a_slow_computation_is_not_a_deadlock(rt):
+    _another_call_waits_for(rt, lambda: gated_read(rt))
     assert_log(["gated_read", ("plus_x", 1)])
 
 
 def test_computation_joining_a_thread_that_does_not_need_the_lock_is_not_a_deadlock_for_others(rt):
-    x.set(rt, 10)
-    joining = Worker(lambda: joins_a_thread_that_waits_at_the_gate(rt))
-    joining.start()
-    assert GATE.entered.wait(JOIN_SECONDS)
-    waiting = Worker(lambda: plus_x(rt, 1))
-    waiting.start()
-    waiting.join(0.3)
-    assert waiting.is_alive(), "the call did not wait for the computation"
-    GATE.release.set()
-    assert joining.outcome() == 10
-    assert waiting.outcome() == 11
+    _another_call_waits_for(rt, lambda: joins_a_thread_that_waits_at_the_gate(rt))
     assert_log(["joins_a_thread_that_waits_at_the_gate", ("plus_x", 1)])
 
 
