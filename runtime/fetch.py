@@ -117,7 +117,8 @@ def _drive(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...]) ->
             except Exception as error:
                 if len(pending) == 1:
                     raise
-                # The abandoned caller meets the error where it calls ``target`` again.
+                # The abandoned caller meets the error where it calls ``target`` again (``execute``
+                # records its own failures; this also keeps one raised before executing: a cycle).
                 thread.failed[target] = error
             else:
                 if len(pending) == 1:
