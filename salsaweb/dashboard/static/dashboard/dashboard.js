@@ -129,9 +129,9 @@
     if (!row) return "";
     if (row.status === "running") {
       const at = row.iteration === null ? "" : ` · iteration ${row.iteration}, loss ${number(row.loss, 4)}`;
-      return `running: batches ${row.first_batch}–${row.requested}${at}`;
+      return `running: revisions ${row.first_batch}–${row.requested}${at}`;
     }
-    if (row.status === "queued") return `queued: ${row.pending} batch(es)`;
+    if (row.status === "queued") return `queued: ${row.pending} change(s)`;
     if (row.status === "failed") return `failed: ${row.error}`;
     return row.status === "done" ? "done" : "";
   }
@@ -182,30 +182,30 @@
   function renderConvergence() {
     const mode = document.getElementById("convergence-mode").value;
     const log = document.getElementById("convergence-log").checked;
-    const curves = [...state.curves].reverse();  // oldest of the shown batches first
+    const curves = [...state.curves].reverse();  // oldest of the shown revisions first
     const traces = curves.map((curve, i) => ({
-      x: curve.losses.map((_, k) => k), y: curve.losses, mode: "lines", name: `batch ${curve.batch}`,
+      x: curve.losses.map((_, k) => k), y: curve.losses, mode: "lines", name: `revision ${curve.revision}`,
       line: { width: i === curves.length - 1 ? 3 : 1.5 }, opacity: 0.35 + 0.65 * (i + 1) / curves.length,
-      hovertemplate: `batch ${curve.batch}<br>iteration %{x}<br>loss %{y:.6g}<extra></extra>`,
+      hovertemplate: `revision ${curve.revision} (batch ${curve.batch})<br>iteration %{x}<br>loss %{y:.6g}<extra></extra>`,
     }));
     const latest = state.curves[0];
     const longest = Math.max(1, ...state.curves.map((c) => c.losses.length - 1));
     if (latest && latest.optimum_loss !== null) {
       traces.push({ x: [0, longest], y: [latest.optimum_loss, latest.optimum_loss], mode: "lines",
-        name: `optimum (batch ${latest.batch})`, line: { dash: "dash", color: "#000" },
+        name: `optimum (revision ${latest.revision})`, line: { dash: "dash", color: "#000" },
         hovertemplate: "optimum loss %{y:.6g}<extra></extra>" });
     }
     const live = state.training.find((row) => row.mode === mode && row.status === "running" && row.iteration !== null);
     if (live) {
-      traces.push({ x: [live.iteration], y: [live.loss], mode: "markers", name: `training batch ${live.requested}`,
+      traces.push({ x: [live.iteration], y: [live.loss], mode: "markers", name: `training revision ${live.requested}`,
         marker: { size: 10, symbol: "diamond" } });
     }
     plot("convergence", traces, { xaxis: { title: { text: "iteration" }, dtick: longest <= 10 ? 1 : undefined },
       yaxis: { title: { text: "loss (mean squared error)" }, type: log ? "log" : "linear" } });
     const rows = [];
     state.curves.forEach((curve) => curve.losses.forEach((loss, k) =>
-      rows.push([curve.batch, curve.mode, k, loss, curve.optimum_loss])));
-    state.csv.convergence = { header: ["batch", "mode", "iteration", "loss", "optimum_loss"], rows };
+      rows.push([curve.revision, curve.batch, curve.mode, k, loss, curve.optimum_loss])));
+    state.csv.convergence = { header: ["revision", "batch", "mode", "iteration", "loss", "optimum_loss"], rows };
   }
 
   function renderTiming() {
