@@ -67,3 +67,31 @@ def database_config(url: str, conn_max_age: int) -> dict[str, Any]:
         for key, value in SQLITE_OPTIONS.items():
             options.setdefault(key, value)
     return config
+
+
+#: The cache backend of each SALSAWEB_CACHE_URL scheme (every one but locmem is shared by processes).
+CACHE_BACKENDS: dict[str, str] = {
+    "redis": "django.core.cache.backends.redis.RedisCache",
+    "rediss": "django.core.cache.backends.redis.RedisCache",
+    "db": "django.core.cache.backends.db.DatabaseCache",
+    "file": "django.core.cache.backends.filebased.FileBasedCache",
+    "locmem": "django.core.cache.backends.locmem.LocMemCache",
+}
+
+
+def cache_config(url: str, key_prefix: str) -> dict[str, Any]:
+    """Turn a SALSAWEB_CACHE_URL (redis://host:6379/1, db://table, file:///abs/dir, locmem://) into a CACHES entry."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in CACHE_BACKENDS:
+        raise ValueError(f"SALSAWEB_CACHE_URL={url!r}: use one of {', '.join(s + '://' for s in CACHE_BACKENDS)}")
+    if scheme in ("redis", "rediss"):
+        location = url
+    elif scheme == "file":
+        if not rest.startswith("/"):
+            raise ValueError(f"SALSAWEB_CACHE_URL={url!r}: a file cache needs an absolute folder, file:///abs/dir")
+        location = rest
+    elif scheme == "db":
+        location = rest.strip("/") or "salsaweb_cache"
+    else:
+        location = rest
+    return {"BACKEND": CACHE_BACKENDS[scheme], "LOCATION": location, "KEY_PREFIX": key_prefix}

@@ -6,6 +6,7 @@ from django.urls import include, path, register_converter
 from django.views.generic import TemplateView
 
 from salsaweb.converters import IdConverter
+from salsaweb.dashboard.views import SignInView
 from salsaweb.views import healthz
 
 register_converter(IdConverter, "id")  # before the apps' routes, which use <id:...>
@@ -13,7 +14,7 @@ register_converter(IdConverter, "id")  # before the apps' routes, which use <id:
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include("salsaweb.dashboard.urls")),
     path("api/", include("salsaweb.api.urls")),

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 
 class ApiConfig(AppConfig):
-    """The REST API app: views and serializers only, no models of its own."""
+    """The REST API app: views and serializers; no models, one migration (the database cache's table)."""
 
     name = "salsaweb.api"
     label = "api"

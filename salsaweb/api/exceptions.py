@@ -10,13 +10,14 @@
 ``invalid_rows``               400     the same keys, for JSON rows (``line`` is null)
 ``parse_error``                400     (malformed JSON or multipart body)
 ``not_authenticated``          401     (also ``authentication_failed`` for a bad token)
+``invalid_credentials``        401     (``POST /api/auth/token/``: wrong username or password)
 ``permission_denied``          403
 ``not_found``                  404     (also for other users' datasets: their existence is not told)
 ``not_trained``                404     ``mode``: that mode has no model yet
 ``duplicate_batch``            409     ``file``, ``batch``: the number of the identical batch
 ``too_large``                  413     ``file``, ``limit_bytes``
 ``unsupported_media_type``     415
-``throttled``                  429     ``wait``: seconds until the next write is allowed
+``throttled``                  429     ``wait``: seconds until the next write (or sign-in) is allowed
 =============================  ======  ==========================================================
 """
 from __future__ import annotations
@@ -69,6 +70,13 @@ class UploadTooLarge(exceptions.APIException):
         what = f"{file} is" if file else "the request body is"
         super().__init__(detail=f"{what} larger than the upload limit of {limit:,} bytes")
         self.extra = {"file": file, "limit_bytes": limit}
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    """A sign-in whose username and password match no active account (counted by the sign-in limits)."""
+
+    default_detail = "Unable to log in with provided credentials."
+    default_code = "invalid_credentials"
 
 
 class DuplicateUpload(exceptions.APIException):

@@ -11,7 +11,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 from salsaweb.regression.modes import DEFAULT_MODES, Mode
@@ -42,8 +41,11 @@ class FeatureWeightsField(serializers.DictField):
     child = FiniteFloatField(allow_null=True)
 
 
-class TokenRequestSerializer(AuthTokenSerializer):
+class TokenRequestSerializer(serializers.Serializer):
     """Username and password to exchange for a token."""
+
+    username = serializers.CharField(write_only=True)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):

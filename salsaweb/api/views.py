@@ -9,22 +9,25 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime.db.selectors import memo_none
+from salsaweb.services import client_address, login_wait
 from salsaweb.converters import IdConverter
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
 
-from .exceptions import DuplicateUpload, NotTrained, UploadTooLarge
+from .exceptions import DuplicateUpload, InvalidCredentials, NotTrained, UploadTooLarge
 from .filters import DatasetFilter, MemoFilter, RunFilter
 from .pagination import CurvePagination
 from .parsers import LimitedJSONParser, LimitedMultiPartParser
@@ -59,8 +62,11 @@ SOURCE_MAX_CHARS = 300
 
 
 @extend_schema(
-    request=TokenRequestSerializer, responses={200: TokenSerializer, 400: ERROR, 429: ERROR}, auth=[],
+    request=TokenRequestSerializer, responses={200: TokenSerializer, 400: ERROR, 401: ERROR, 429: ERROR}, auth=[],
     summary="Exchange a username and password for an API token",
+    description="A wrong username or password answers 401 `invalid_credentials`. After too many failed "
+                "attempts for one username or from one address (SALSAWEB_LOGIN_*), every attempt answers "
+                "429 `throttled` with `Retry-After` until the window ends.",
 )
 class TokenView(ObtainAuthToken):
     """``POST {"username", "password"}`` -> ``{"token"}``; send it as ``Authorization: Token <token>``."""
@@ -68,6 +74,23 @@ class TokenView(ObtainAuthToken):
     authentication_classes: list[Any] = []
     throttle_classes = [WriteRateThrottle]
     serializer_class = TokenRequestSerializer
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """401 answers name the scheme the token is for (DRF would turn a 401 without one into 403)."""
+        return "Token"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The user's token; 401 for wrong credentials, 429 while the username or address is locked."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username, password = serializer.validated_data["username"], serializer.validated_data["password"]
+        wait = login_wait(username=username, address=client_address(request))
+        if wait:
+            raise Throttled(wait=wait, detail="Too many failed sign-ins for this username or from this address.")
+        user = authenticate(request=request, username=username, password=password)
+        if user is None:
+            raise InvalidCredentials()
+        return Response({"token": Token.objects.get_or_create(user=user)[0].key})
 
 
 class DatasetScopedMixin:

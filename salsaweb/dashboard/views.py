@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from salsaweb.regression import scheduling, selectors, services
+from salsaweb.services import client_address, login_wait
 from salsaweb.regression.models import Batch, Dataset
 from salsaweb.regression.parsing import BatchError
 
@@ -19,6 +21,23 @@ from .forms import BatchReplaceForm, DatasetForm, SettingsForm
 
 #: Datasets per page of the list.
 DATASETS_PER_PAGE = 50
+
+
+class SignInView(LoginView):
+    """Django's sign-in page, answering 429 with Retry-After while the username or address is locked."""
+
+    template_name = "dashboard/login.html"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        """Refuse the attempt unchecked while locked; otherwise sign in as Django does (failures are counted)."""
+        wait = login_wait(username=request.POST.get("username", ""), address=client_address(request))
+        if not wait:
+            return super().post(request, *args, **kwargs)
+        response = self.render_to_response(
+            self.get_context_data(form=self.form_class(request), locked_seconds=wait), status=429,
+        )
+        response["Retry-After"] = str(wait)
+        return response
 
 
 @login_required

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from salsaweb.env import database_config, env_bool, env_float, env_int, env_list, env_str
+from salsaweb.env import cache_config, database_config, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -67,6 +67,14 @@ DATABASES = {
     ),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The cache holds the rate limits' counts, so it must be shared by every web process of a
+# deployment: Redis in production (redis://host:6379/1), by default a table in the database
+# (created by migrate: salsaweb/api/migrations), or a folder (file:///abs/dir) on one machine.
+CACHES = {
+    "default": cache_config(env_str("SALSAWEB_CACHE_URL", "db://salsaweb_cache"),
+                            key_prefix=env_str("SALSAWEB_CACHE_KEY_PREFIX", "salsaweb")),
+}
 
 # Celery (salsaweb/celery.py reads every CELERY_* setting).  Production: Redis, e.g.
 # CELERY_BROKER_URL=redis://host:6379/0.  The default needs no server: messages are files
@@ -133,6 +141,14 @@ MEMO_STORE_NAMESPACE_OWNERS = ["salsaweb.regression.admin.namespace_datasets"]
 # Largest CSV file or JSON body the API accepts; larger ones are answered with 413.
 SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 
+# Sign-in limits (salsaweb/services.py): after this many failed sign-ins for one username, or
+# from one address, within a window, further attempts get 429 until the window ends.
+SALSAWEB_LOGIN_FAILURES_PER_USERNAME = env_int("SALSAWEB_LOGIN_FAILURES_PER_USERNAME", 10)
+SALSAWEB_LOGIN_FAILURES_PER_ADDRESS = env_int("SALSAWEB_LOGIN_FAILURES_PER_ADDRESS", 30)
+SALSAWEB_LOGIN_WINDOW_SECONDS = env_int("SALSAWEB_LOGIN_WINDOW_SECONDS", 300)
+# Every sign-in (API token, dashboard, admin) goes through the limits above.
+AUTHENTICATION_BACKENDS = ["salsaweb.backends.LimitedModelBackend"]
+
 # Every Django REST framework setting of the project (salsaweb/api).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -147,6 +163,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["salsaweb.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env_str("SALSAWEB_WRITE_RATE", "120/min")},
+    # A client's address is REMOTE_ADDR; behind N trusted proxies, the Nth X-Forwarded-For entry
+    # from the right (the address the outermost trusted proxy saw). 0 ignores the header.
+    "NUM_PROXIES": env_int("SALSAWEB_TRUSTED_PROXIES", 0),
     "EXCEPTION_HANDLER": "salsaweb.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

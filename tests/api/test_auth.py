@@ -22,10 +22,16 @@ def test_token_for_username_and_password(user) -> None:
     assert client.get("/api/datasets/").status_code == 200
 
 
+def test_token_for_a_wrong_password_is_401_json(user) -> None:
+    answer = APIClient().post("/api/auth/token/", {"username": "ada", "password": "wrong"}, format="json")
+    assert answer.status_code == 401
+    assert answer.json() == {"code": "invalid_credentials", "detail": "Unable to log in with provided credentials."}
+    assert answer["WWW-Authenticate"] == "Token"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"username": "ada", "password": "wrong"}, "non_field_errors"), ({"username": "ada"}, "password"),
-     ({}, "username")],
+    [({"username": "ada"}, "password"), ({}, "username"), ({"username": "ada", "password": ""}, "password")],
 )
 def test_token_refused_with_field_errors(user, body, field) -> None:
     answer = APIClient().post("/api/auth/token/", body, format="json")
@@ -105,4 +111,4 @@ def test_token_endpoint_is_throttled_per_address(user, settings) -> None:
     with override_settings(REST_FRAMEWORK=rates):
         codes = [APIClient().post("/api/auth/token/", {"username": "ada", "password": f"guess{i}"},
                                   format="json").status_code for i in range(3)]
-    assert codes == [400, 400, 429]
+    assert codes == [401, 401, 429]

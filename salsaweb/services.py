@@ -1,0 +1,53 @@
+"""Sign-in limits: failed sign-ins counted per username and per client address in the shared cache.
+
+Counts live in fixed windows of ``SALSAWEB_LOGIN_WINDOW_SECONDS``: once a username or an
+address has that many failures in the current window, every sign-in for it (a right
+password too) is refused until the window ends. The cache is the deployment's shared one
+(``SALSAWEB_CACHE_URL``), so the limits hold across web processes; on Redis the count is
+one atomic ``INCR``.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle
+
+
+def client_address(request: HttpRequest | Any) -> str:
+    """The client's address: REMOTE_ADDR, or the X-Forwarded-For entry SALSAWEB_TRUSTED_PROXIES points at."""
+    return BaseThrottle().get_ident(request) or ""
+
+
+def _keys(username: str, address: str, window: int) -> list[tuple[str, int]]:
+    """The cache keys of the current window for this username and address, each with its limit."""
+    index = int(time.time() // window)
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+    return [(f"login-failures:user:{digest}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_USERNAME),
+            (f"login-failures:addr:{address}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_ADDRESS)]
+
+
+def login_wait(*, username: str, address: str) -> int:
+    """Seconds until a sign-in for ``username`` from ``address`` is allowed again (0: allowed now)."""
+    window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
+    keys = _keys(username, address, window)
+    counts = cache.get_many([key for key, _ in keys])
+    if all(counts.get(key, 0) < limit for key, limit in keys):
+        return 0
+    return max(1, math.ceil(window - time.time() % window))
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    """Count one failed sign-in against both the username and the address."""
+    window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
+    for key, _ in _keys(username, address, window):
+        cache.add(key, 0, timeout=window)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr: the next window starts with this failure
+            cache.add(key, 1, timeout=window)
