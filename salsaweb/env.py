@@ -79,8 +79,16 @@ CACHE_BACKENDS: dict[str, str] = {
 }
 
 
-def cache_config(url: str, key_prefix: str) -> dict[str, Any]:
-    """Turn a SALSAWEB_CACHE_URL (redis://host:6379/1, db://table, file:///abs/dir, locmem://) into a CACHES entry."""
+#: Entries the database and file caches keep before culling a third of them (Django's default, 300,
+#: would let a flood of throttle counts cull the sign-in counts).
+CACHE_MAX_ENTRIES = 100_000
+
+
+def cache_config(url: str, key_prefix: str, timeout: int = 300) -> dict[str, Any]:
+    """Turn a SALSAWEB_CACHE_URL (redis://host:6379/1, db://table, file:///abs/dir, locmem://) into a CACHES entry.
+
+    ``timeout`` is the lifetime of entries stored without one (the database cache's ``incr`` stores so).
+    """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in CACHE_BACKENDS:
         raise ValueError(f"SALSAWEB_CACHE_URL={url!r}: use one of {', '.join(s + '://' for s in CACHE_BACKENDS)}")
@@ -94,4 +102,8 @@ def cache_config(url: str, key_prefix: str) -> dict[str, Any]:
         location = rest.strip("/") or "salsaweb_cache"
     else:
         location = rest
-    return {"BACKEND": CACHE_BACKENDS[scheme], "LOCATION": location, "KEY_PREFIX": key_prefix}
+    config: dict[str, Any] = {"BACKEND": CACHE_BACKENDS[scheme], "LOCATION": location, "KEY_PREFIX": key_prefix,
+                              "TIMEOUT": timeout}
+    if scheme in ("db", "file"):
+        config["OPTIONS"] = {"MAX_ENTRIES": CACHE_MAX_ENTRIES}
+    return config

@@ -3,8 +3,8 @@
 Counts live in fixed windows of ``SALSAWEB_LOGIN_WINDOW_SECONDS``: once a username or an
 address has that many failures in the current window, every sign-in for it (a right
 password too) is refused until the window ends. The cache is the deployment's shared one
-(``SALSAWEB_CACHE_URL``), so the limits hold across web processes; on Redis the count is
-one atomic ``INCR``.
+(``SALSAWEB_CACHE_URL``), so the limits hold across web processes; on Redis a count is one
+atomic ``INCR``, while the database cache's read-then-write can lose a count to a concurrent one.
 """
 from __future__ import annotations
 
@@ -27,9 +27,13 @@ def client_address(request: HttpRequest | Any) -> str:
 def _keys(username: str, address: str, window: int) -> list[tuple[str, int]]:
     """The cache keys of the current window for this username and address, each with its limit."""
     index = int(time.time() // window)
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-    return [(f"login-failures:user:{digest}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_USERNAME),
-            (f"login-failures:addr:{address}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_ADDRESS)]
+    return [(f"login-failures:user:{_digest(username)}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_USERNAME),
+            (f"login-failures:addr:{_digest(address)}:{index}", settings.SALSAWEB_LOGIN_FAILURES_PER_ADDRESS)]
+
+
+def _digest(text: str) -> str:
+    """A fixed-length key part for any username or address, however long or odd."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def login_wait(*, username: str, address: str) -> int:
@@ -46,8 +50,9 @@ def login_failure_record(*, username: str, address: str) -> None:
     """Count one failed sign-in against both the username and the address."""
     window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
     for key, _ in _keys(username, address, window):
-        cache.add(key, 0, timeout=window)
+        if cache.add(key, 1, timeout=window):
+            continue
         try:
             cache.incr(key)
-        except ValueError:  # expired between add and incr: the next window starts with this failure
+        except ValueError:  # expired between add and incr: count it afresh
             cache.add(key, 1, timeout=window)

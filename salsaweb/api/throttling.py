@@ -1,6 +1,7 @@
 """Rate limits on writes (POST, PUT, PATCH, DELETE): per user, or per address when anonymous."""
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from rest_framework.settings import api_settings
@@ -21,6 +22,10 @@ class WriteRateThrottle(UserRateThrottle):
     def get_rate(self) -> str | None:
         """The current ``writes`` rate, e.g. ``"120/min"``."""
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request: Request) -> str:
+        """The anonymous client's address (see SALSAWEB_TRUSTED_PROXIES), hashed: cache keys stay short."""
+        return hashlib.sha256((super().get_ident(request) or "").encode("utf-8", "surrogatepass")).hexdigest()
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         """Reads always pass; writes count against the rate."""

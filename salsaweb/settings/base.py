@@ -71,10 +71,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The cache holds the rate limits' counts, so it must be shared by every web process of a
 # deployment: Redis in production (redis://host:6379/1), by default a table in the database
 # (created by migrate: salsaweb/api/migrations), or a folder (file:///abs/dir) on one machine.
-CACHES = {
-    "default": cache_config(env_str("SALSAWEB_CACHE_URL", "db://salsaweb_cache"),
-                            key_prefix=env_str("SALSAWEB_CACHE_KEY_PREFIX", "salsaweb")),
-}
 
 # Celery (salsaweb/celery.py reads every CELERY_* setting).  Production: Redis, e.g.
 # CELERY_BROKER_URL=redis://host:6379/0.  The default needs no server: messages are files
@@ -146,6 +142,16 @@ SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 102
 SALSAWEB_LOGIN_FAILURES_PER_USERNAME = env_int("SALSAWEB_LOGIN_FAILURES_PER_USERNAME", 10)
 SALSAWEB_LOGIN_FAILURES_PER_ADDRESS = env_int("SALSAWEB_LOGIN_FAILURES_PER_ADDRESS", 30)
 SALSAWEB_LOGIN_WINDOW_SECONDS = env_int("SALSAWEB_LOGIN_WINDOW_SECONDS", 300)
+
+# The cache holds the rate limits' and sign-in limits' counts, so it must be shared by every
+# web process of a deployment: Redis in production (redis://host:6379/1), by default a table in
+# the database (created by migrate: salsaweb/api/migrations), or a folder (file:///abs/dir).
+# Entries stored without a lifetime live at least a sign-in window.
+CACHES = {
+    "default": cache_config(env_str("SALSAWEB_CACHE_URL", "db://salsaweb_cache"),
+                            key_prefix=env_str("SALSAWEB_CACHE_KEY_PREFIX", "salsaweb"),
+                            timeout=max(300, SALSAWEB_LOGIN_WINDOW_SECONDS)),
+}
 # Every sign-in (API token, dashboard, admin) goes through the limits above.
 AUTHENTICATION_BACKENDS = ["salsaweb.backends.LimitedModelBackend"]
 

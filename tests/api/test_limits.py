@@ -46,8 +46,10 @@ def test_default_cache_is_the_database_table_every_process_shares(settings) -> N
      ("locmem://", "locmem.LocMemCache", "")],
 )
 def test_cache_url_names_the_backend(url, backend, location) -> None:
-    config = cache_config(url, key_prefix="p")
-    assert config == {"BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": location, "KEY_PREFIX": "p"}
+    config = cache_config(url, key_prefix="p", timeout=600)
+    assert {k: config[k] for k in ("BACKEND", "LOCATION", "KEY_PREFIX", "TIMEOUT")} == {
+        "BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": location, "KEY_PREFIX": "p", "TIMEOUT": 600}
+    assert config.get("OPTIONS", {}).get("MAX_ENTRIES") == (100_000 if url.startswith(("db:", "file:")) else None)
 
 
 @pytest.mark.parametrize("url", ["memcached://x:11211", "redis", "file://relative/dir"])
@@ -156,6 +158,13 @@ def test_admin_sign_in_is_refused_while_locked(client, django_user_model, settin
     assert [sign_in("root", "wrong").status_code for _ in range(2)] == [401, 401]
     client.post("/admin/login/", {"username": "root", "password": "secret-pw-9", "next": "/admin/"})
     assert "_auth_user_id" not in client.session
+
+
+def test_an_overlong_forwarded_address_is_counted_not_a_500(user, settings) -> None:
+    settings.SALSAWEB_LOGIN_FAILURES_PER_ADDRESS = 1
+    with rates(settings, "120/min", proxies=1):
+        assert sign_in("ada", "wrong", HTTP_X_FORWARDED_FOR="9" * 400).status_code == 401
+        assert sign_in("bob", "wrong", HTTP_X_FORWARDED_FOR="9" * 400).status_code == 429
 
 
 def test_counts_live_in_the_configured_cache(user, settings) -> None:
