@@ -150,7 +150,8 @@ def batches(rng: np.random.Generator, count: int, rows: int) -> list[tuple[bytes
     for i in range(count):
         X = rng.normal(0.0, 1.0, (rows, 2))
         y = X @ [2.0, -1.0] + 3.0 + rng.normal(0.0, 0.1, rows)
-        text = "x0,x1,y\n" + "\n".join(f"{a!r},{b!r},{c!r}" for a, b, c in zip(*map(np.ndarray.tolist, (X[:, 0], X[:, 1], y)))) + "\n"
+        lines = (f"{a!r},{b!r},{c!r}" for a, b, c in zip(X[:, 0].tolist(), X[:, 1].tolist(), y.tolist()))
+        text = "x0,x1,y\n" + "\n".join(lines) + "\n"
         out.append(multipart(text, f"b{i}.csv"))
     return out
 

@@ -22,7 +22,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 # Persistent connections (checked before reuse): with 0, every request pays for a new one.
 DATABASES = {  # a new dict: base's stays as it is for the settings modules sharing it
     **DATABASES,  # noqa: F405
-    "default": {**DATABASES["default"], "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60), "CONN_HEALTH_CHECKS": True},  # noqa: F405
+    "default": {
+        **DATABASES["default"],  # noqa: F405
+        "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+    },
 }
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

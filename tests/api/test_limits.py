@@ -1,4 +1,4 @@
-"""Rate and sign-in limits: the shared cache, client addresses behind proxies, failed sign-ins per username and address."""
+"""Rate and sign-in limits: the shared cache, client addresses behind proxies, failed sign-ins per username, address."""
 from __future__ import annotations
 
 import importlib

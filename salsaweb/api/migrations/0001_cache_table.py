@@ -1,4 +1,4 @@
-"""Create the database cache's table (SALSAWEB_CACHE_URL=db://..., the default), so `migrate` is all a deployment runs."""
+"""Create the database cache's table (SALSAWEB_CACHE_URL=db://..., the default): `migrate` is all a deployment runs."""
 from typing import Any
 
 from django.core.management import call_command
