@@ -33,6 +33,7 @@ from time import monotonic
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from runtime import MissingInputError
@@ -256,6 +257,11 @@ def training_sweep() -> dict[str, int]:
     """Queue again the work of workers whose lease ran out, and queued work no worker started in time."""
     now = timezone.now()
     requeued = resent = 0
+    stale = now - timedelta(seconds=settings.TRAINING_QUEUE_TIMEOUT_SECONDS)
+    overdue = Q(status=TrainingState.RUNNING, lease_expires__lt=now) | Q(status=TrainingState.QUEUED,
+                                                                          queued_at__lt=stale)
+    if not TrainingState.objects.filter(overdue).exists():  # the usual case, every second: no lock taken
+        return {"requeued": 0, "resent": 0}
     with transaction.atomic():
         expired = TrainingState.objects.select_for_update(skip_locked=True).filter(
             status=TrainingState.RUNNING, lease_expires__lt=now
@@ -266,7 +272,6 @@ def training_sweep() -> dict[str, int]:
             state.save()
             scheduling.training_send(dataset_id=state.dataset_id, mode=state.mode)
             requeued += 1
-        stale = now - timedelta(seconds=settings.TRAINING_QUEUE_TIMEOUT_SECONDS)
         waiting = TrainingState.objects.select_for_update(skip_locked=True).filter(
             status=TrainingState.QUEUED, queued_at__lt=stale
         )
