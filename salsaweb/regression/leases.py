@@ -212,6 +212,11 @@ def training_run(*, dataset_id: int, mode: str, task_id: str) -> str:
     state = training_claim(dataset_id=dataset_id, mode=mode, owner=owner)
     if state is None:
         return "nothing to do"
+    if transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction (eager tasks in a test or request) the claim is not
+        # committed: no other connection sees the lease, none can take it, and the thread could
+        # not renew it.  Progress writes renew it on this connection.
+        return _train_leased(state, owner, None)
     keeper = _LeaseKeeper(state.pk, owner)
     keeper.start()
     try:
@@ -220,7 +225,7 @@ def training_run(*, dataset_id: int, mode: str, task_id: str) -> str:
         keeper.stop()
 
 
-def _train_leased(state: TrainingState, owner: str, keeper: _LeaseKeeper) -> str:
+def _train_leased(state: TrainingState, owner: str, keeper: _LeaseKeeper | None) -> str:
     """Train under a held lease until the model reflects the newest data revision; returns the outcome."""
     dataset_id, mode = state.dataset_id, state.mode
     while True:

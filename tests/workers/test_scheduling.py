@@ -235,6 +235,25 @@ def test_the_lease_thread_keeps_the_lease_through_one_engine_step_longer_than_th
     assert (state.status, state.attempts, state.error) == ("done", 1, "") and _runs(dataset) == [(1, 1, 1)]
 
 
+def test_a_training_inside_a_callers_transaction_keeps_its_uncommitted_lease(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_HEARTBEAT_SECONDS = 0.05
+    dataset.modes = ["incremental"]
+    dataset.save()
+    train = leases.model_train
+
+    def slow(**kwargs):
+        time.sleep(0.3)  # several heartbeats: a lease thread on its own connection would not see the claim
+        kwargs["progress"](0, 1.0)
+        return train(**kwargs)
+
+    monkeypatch.setattr(leases, "model_train", slow)
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    with transaction.atomic():
+        scheduling.batch_accept(dataset=dataset, content=csvs[0])
+        assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "done"
+    assert _runs(dataset) == [(1, 1, 1)]
+
+
 def test_a_training_stalled_past_the_stall_limit_loses_its_lease_and_stops(dataset, csvs, monkeypatch, settings):
     settings.TRAINING_LEASE_SECONDS, settings.TRAINING_HEARTBEAT_SECONDS = 0.3, 0.05
     settings.TRAINING_STALL_SECONDS = 0.2
