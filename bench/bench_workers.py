@@ -15,9 +15,15 @@ and measures three things:
   batches one after the other).
 - ``checkpoints``: the cost of storing iterations as training goes (TRAINING_CHECKPOINT_SECONDS),
   in this process: no checkpoint, every iteration, every 0.1 s and every 1 s.
+- ``takeover``: on the default lease, heartbeat and sweep settings, two workers; the one
+  training is killed with SIGKILL (its whole process group) mid-training, and the seconds
+  from the kill to another worker's claim are measured (``--rounds`` times), against the
+  10 s goal; then a task message is lost (never sent) and the seconds until a worker claims
+  the work are measured against the 30 s goal.
 
     python bench/bench_workers.py                       # everything (about two minutes)
     python bench/bench_workers.py --part overhead --batches 60
+    python bench/bench_workers.py --part takeover --rounds 3   # about a minute
 
 Wall-clock figures on a shared 2-core machine: run it on a quiet one.
 """
@@ -47,7 +53,8 @@ from tests.regression.conftest import correlated_batches  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["all", "overhead", "scale", "checkpoints"], default="all")
+    parser.add_argument("--part", choices=["all", "overhead", "scale", "checkpoints", "takeover"], default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="takeover: kill -9 rounds")
     parser.add_argument("--batches", type=int, default=40, help="overhead: batches per path")
     parser.add_argument("--db", default="salsaweb_bench_workers", help="PostgreSQL database to (re)create")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
@@ -111,8 +118,16 @@ class Workers:
 
     def stop(self) -> None:
         for p in self.procs:
-            os.killpg(p.pid, signal.SIGKILL)
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+    def kill_holder(self, lease_owner: str) -> None:
+        """SIGKILL the whole worker (main and pool process) whose pool process holds a lease ``host:pid:task``."""
+        pgid = os.getpgid(int(lease_owner.split(":")[1]))
+        proc = next(p for p in self.procs if p.pid == pgid)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -329,6 +344,73 @@ def checkpoints(args: argparse.Namespace, logs: Path) -> None:
     DatabaseStorage._flush = original  # type: ignore[method-assign]
 
 
+def _poll(check: Any, timeout: float, every: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(every)
+    raise SystemExit("timed out")
+
+
+def takeover(args: argparse.Namespace, logs: Path) -> None:
+    from django.conf import settings
+
+    from salsaweb.regression import scheduling
+    from salsaweb.regression.models import TrainingState
+
+    (X, y), = correlated_batches(1, 20_000, features=3, seed=4)[0]
+    text = csv_text(X, y)
+    kills = []
+    for _ in range(args.rounds):
+        dataset = _dataset(f"takeover-{uuid.uuid4().hex[:6]}", features=3, modes=["naive"], tolerance=0.0,
+                           max_iterations=2000, momentum=0.0)
+        workers = Workers(2, logs)
+        try:
+            scheduling.batch_accept(dataset=dataset, content=text)
+            state = TrainingState.objects.filter(dataset=dataset)
+            first = _poll(lambda: (s := state.first()) and s.iteration is not None and s.lease_owner, 120)
+            workers.kill_holder(first)
+            killed = time.monotonic()
+            _poll(lambda: state.first().lease_owner not in ("", first), 60)
+            claimed = time.monotonic() - killed
+            wait_done([dataset.pk], {dataset.pk: dataset.revision + 1})
+            kills.append((claimed, time.monotonic() - killed))
+        finally:
+            workers.stop()
+
+    small, _ = correlated_batches(1, 1000, features=10, seed=5)
+    dataset = _dataset(f"lost-{uuid.uuid4().hex[:6]}", modes=["incremental"])
+    workers = Workers(1, logs)
+    send = scheduling._send
+    try:
+        scheduling._send = lambda *args, **kwargs: None  # the broker loses the message
+        scheduling.batch_accept(dataset=dataset, content=csv_text(*small[0]))
+        scheduling._send = send
+        lost = time.monotonic()
+        wait_done([dataset.pk], {dataset.pk: 1})
+        resent = time.monotonic() - lost
+    finally:
+        scheduling._send = send
+        workers.stop()
+
+    lease, sweep = settings.TRAINING_LEASE_SECONDS, settings.TRAINING_SWEEP_SECONDS
+    print(f"\n## Takeover: lease {lease:g} s, heartbeat {settings.TRAINING_HEARTBEAT_SECONDS:g} s, sweep {sweep:g} s, "
+          f"queue timeout {settings.TRAINING_QUEUE_TIMEOUT_SECONDS:g} s (seconds)\n")
+    print("| failure | runs | median | max | goal | max / goal |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    claims = [claimed for claimed, _ in kills]
+    print(f"| kill -9 mid-training -> another worker claims it | {len(kills)} | {stats.median(claims):.2f} | "
+          f"{max(claims):.2f} | 10 | {max(claims) / 10:.2f} |")
+    finished = [done for _, done in kills]
+    print(f"| kill -9 mid-training -> model recorded (2,000 naive iterations, resumed) | {len(kills)} | "
+          f"{stats.median(finished):.2f} | {max(finished):.2f} | | |")
+    print(f"| task message lost -> sent again and model recorded | 1 | {resent:.2f} | {resent:.2f} | 30 | "
+          f"{resent / 30:.2f} |")
+    print(f"\nbound: a lease runs out at most {lease:g} s after the last renewal, and the next sweep "
+          f"(every {sweep:g} s) queues it: {lease + sweep:g} s plus delivery")
+
+
 def main() -> None:
     args = parse_args()
     setup(args)
@@ -341,6 +423,8 @@ def main() -> None:
         scale(args, logs)
     if args.part in ("all", "checkpoints"):
         checkpoints(args, logs)
+    if args.part in ("all", "takeover"):
+        takeover(args, logs)
     errors = [line for path in logs.glob("*.log") for line in path.read_text().splitlines()
               if re.search(r"ERROR|Traceback", line)]
     if errors:

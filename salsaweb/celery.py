@@ -2,13 +2,16 @@
 
 Start workers with ``celery -A salsaweb worker``.  Like ``wsgi.py`` this defaults to the
 production settings, so a forgotten DJANGO_SETTINGS_MODULE fails safe.  Every worker also
-queues a training sweep every TRAINING_SWEEP_SECONDS (``regression.leases``), so work whose
-worker died is found and queued again without a separate beat process.  It sends the sweep
-by name, so this module imports no app: the apps' task modules import it.
+runs a training sweep every TRAINING_SWEEP_SECONDS in a thread of its main process
+(``regression.leases``), so work whose worker died is found and queued again within seconds,
+without a separate beat process and even while every pool process is busy training.  It
+finds the sweep task by name, so this module imports no app: the apps' task modules import it.
 """
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery, bootsteps
@@ -21,7 +24,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.production")
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-#: The name of the regression app's sweep task, which every worker queues now and then.
+logger = logging.getLogger(__name__)
+
+#: The name of the regression app's sweep task, which every worker runs now and then.
 SWEEP_TRAINING = "regression.sweep_training"
 
 app = Celery("salsaweb")
@@ -52,29 +57,44 @@ def close_broken_connections(task: Any = None, **kwargs: Any) -> None:
 
 
 class TrainingSweeper(bootsteps.StartStopStep):
-    """Worker step: queue a ``SWEEP_TRAINING`` task now and then (expiring if no worker takes it)."""
+    """Worker step: a thread of the main process runs the ``SWEEP_TRAINING`` task every TRAINING_SWEEP_SECONDS.
 
-    requires = {"celery.worker.components:Timer"}
+    Not a queued task: behind a long training a queued sweep would wait for a free pool
+    process, and the work of a dead worker with it.
+    """
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        self.tref: Any = None
+        self.thread: threading.Thread | None = None
+        self.stopped = threading.Event()
 
     def start(self, worker: Any) -> None:
         from django.conf import settings
 
-        interval = float(settings.TRAINING_SWEEP_SECONDS)
-        self.tref = worker.timer.call_repeatedly(interval, self.sweep, (interval,), priority=10)
+        self.stopped.clear()
+        self.thread = threading.Thread(target=self.loop, args=(float(settings.TRAINING_SWEEP_SECONDS),),
+                                       name="training-sweeper", daemon=True)
+        self.thread.start()
 
     def stop(self, worker: Any) -> None:
-        if self.tref is not None:
-            self.tref.cancel()
-            self.tref = None
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+            self.thread = None
 
-    @staticmethod
-    def sweep(interval: float) -> None:
-        """Send one sweep task, valid for one interval (so sweeps do not pile up behind long trainings)."""
-        app.signature(SWEEP_TRAINING).apply_async(expires=interval)
+    def loop(self, interval: float) -> None:
+        """Sweep, then wait one interval, until the worker stops; an error is logged and the next sweep tries again."""
+        from django.db import close_old_connections, connection
+
+        try:
+            while not self.stopped.wait(interval):
+                close_old_connections()
+                try:
+                    app.tasks[SWEEP_TRAINING]()
+                except Exception:
+                    logger.exception("training sweep failed")
+        finally:
+            connection.close()
 
 
 app.steps["worker"].add(TrainingSweeper)

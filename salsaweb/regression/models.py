@@ -149,7 +149,7 @@ class TrainingState(models.Model):
 
     ``requested`` is the data revision the model must reach, ``covered`` the revision of its
     last record.  A worker trains only while it holds the lease (``lease_owner`` until
-    ``lease_expires``, renewed as it makes progress), so one worker at a time trains a
+    ``lease_expires``, renewed by its lease thread), so one worker at a time trains a
     (dataset, mode), and a dead worker's lease runs out and its work is queued again.
     """
 

@@ -17,5 +17,5 @@ def train_model(self: Task, dataset_id: int, mode: str) -> str:
 
 @app.task(name=SWEEP_TRAINING)
 def sweep_training() -> dict[str, int]:
-    """Queue again lost or stuck training (workers send this every TRAINING_SWEEP_SECONDS)."""
+    """Queue again lost or stuck training (every worker runs it every TRAINING_SWEEP_SECONDS)."""
     return leases.training_sweep()

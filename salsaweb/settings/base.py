@@ -102,11 +102,14 @@ WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600)
 
 # Background training (salsaweb/regression/scheduling.py requests it, leases.py runs it).
 TRAINING_CHECKPOINT_SECONDS = env_float("TRAINING_CHECKPOINT_SECONDS", 1.0)  # store iterations at least this often
-TRAINING_HEARTBEAT_SECONDS = env_float("TRAINING_HEARTBEAT_SECONDS", 0.5)  # write progress, renew the lease
-TRAINING_LEASE_SECONDS = env_float("TRAINING_LEASE_SECONDS", 60.0)  # a worker silent this long has lost it
+TRAINING_HEARTBEAT_SECONDS = env_float("TRAINING_HEARTBEAT_SECONDS", 0.5)  # renew the lease, write progress
+# Takeover of a dead worker's training within LEASE + SWEEP seconds (about 6 s); the lease
+# thread renews every HEARTBEAT, so a lease of 10 heartbeats rides out short database stalls.
+TRAINING_LEASE_SECONDS = env_float("TRAINING_LEASE_SECONDS", 5.0)  # a lease not renewed this long has run out
+TRAINING_STALL_SECONDS = env_float("TRAINING_STALL_SECONDS", 600.0)  # no iteration this long: stop renewing
 TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 3)  # starts of one piece of work, crashes included
-TRAINING_SWEEP_SECONDS = env_float("TRAINING_SWEEP_SECONDS", 15.0)  # how often each worker queues a sweep
-TRAINING_QUEUE_TIMEOUT_SECONDS = env_float("TRAINING_QUEUE_TIMEOUT_SECONDS", 300.0)  # queued this long: send again
+TRAINING_SWEEP_SECONDS = env_float("TRAINING_SWEEP_SECONDS", 1.0)  # how often each worker sweeps
+TRAINING_QUEUE_TIMEOUT_SECONDS = env_float("TRAINING_QUEUE_TIMEOUT_SECONDS", 20.0)  # queued this long: send again
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

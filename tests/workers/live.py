@@ -63,17 +63,18 @@ def live_app(broker_url: str, queue: str) -> Iterator[None]:
 class Workers:
     """Starts worker processes (each in its own process group) and kills every one of them at the end."""
 
-    def __init__(self, broker_url: str, logs: Path, **settings: str) -> None:
+    def __init__(self, broker_url: str, logs: Path, fast: bool = True, **settings: str) -> None:
+        """``fast``: the ``FAST_RECOVERY`` intervals; else the defaults, as a deployment gets them."""
         self.queue = f"salsaweb-test-{uuid.uuid4().hex[:10]}"
         self.broker_url, self.logs = broker_url, logs
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if fast or not k.startswith("TRAINING_")},
             "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "salsaweb.settings.test",
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-            **FAST_RECOVERY,
+            **(FAST_RECOVERY if fast else {}),
             **settings,
         }
         self.procs: list[subprocess.Popen] = []
@@ -97,6 +98,11 @@ class Workers:
         except ProcessLookupError:
             pass
         proc.wait(timeout=30)
+
+    def holding(self, lease_owner: str) -> subprocess.Popen:
+        """The started worker whose pool process holds a lease (owner ``host:pid:task``)."""
+        pid = int(lease_owner.split(":")[1])
+        return next(proc for proc in self.procs if os.getpgid(pid) == proc.pid)
 
     def kill_all(self) -> None:
         for proc in self.procs:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import time
+
 import numpy as np
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from runtime import MissingInputError
 from salsaweb.regression import leases, scheduling, selectors, services
 from salsaweb.regression.descent import RegressionError
 from salsaweb.regression.models import BatchRun, Dataset, TrainingState
@@ -196,9 +199,10 @@ def test_a_claim_after_the_lease_ran_out_takes_over_and_the_old_worker_stops(dat
     beat = leases._Heartbeat.__call__
 
     def taken_over(self, iteration, loss):
-        if iteration == 3:
-            TrainingState.objects.filter(pk=self.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
-            assert leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is not None
+        if iteration == 3:  # in one transaction, so the lease thread cannot renew in between
+            with transaction.atomic():
+                TrainingState.objects.filter(pk=self.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
+                assert leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B") is not None
         beat(self, iteration, loss)
 
     monkeypatch.setattr(leases._Heartbeat, "__call__", taken_over)
@@ -208,6 +212,102 @@ def test_a_claim_after_the_lease_ran_out_takes_over_and_the_old_worker_stops(dat
     state = _state(dataset)
     assert (state.lease_owner, state.attempts) == ("B", 2) and "stopped renewing its lease" in state.error
     assert _runs(dataset) == []
+
+
+def test_the_lease_thread_keeps_the_lease_through_one_engine_step_longer_than_the_lease(
+        dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_LEASE_SECONDS, settings.TRAINING_HEARTBEAT_SECONDS = 0.4, 0.05
+    dataset.modes = ["incremental"]
+    dataset.save()
+    train, claims = leases.model_train, []
+
+    def one_long_step(**kwargs):
+        time.sleep(1.2)  # three leases without a single progress call
+        claims.append(leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B"))
+        return train(**kwargs)
+
+    monkeypatch.setattr(leases, "model_train", one_long_step)
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "done"
+    assert claims == [None]  # the lease was still held: nobody else could start the same work
+    state = _state(dataset)
+    assert (state.status, state.attempts, state.error) == ("done", 1, "") and _runs(dataset) == [(1, 1, 1)]
+
+
+def test_a_training_inside_a_callers_transaction_keeps_its_uncommitted_lease(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_HEARTBEAT_SECONDS = 0.05
+    dataset.modes = ["incremental"]
+    dataset.save()
+    train = leases.model_train
+
+    def slow(**kwargs):
+        time.sleep(0.3)  # several heartbeats: a lease thread on its own connection would not see the claim
+        kwargs["progress"](0, 1.0)
+        return train(**kwargs)
+
+    monkeypatch.setattr(leases, "model_train", slow)
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    with transaction.atomic():
+        scheduling.batch_accept(dataset=dataset, content=csvs[0])
+        assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "done"
+    assert _runs(dataset) == [(1, 1, 1)]
+
+
+def test_a_training_stalled_past_the_stall_limit_loses_its_lease_and_stops(dataset, csvs, monkeypatch, settings):
+    settings.TRAINING_LEASE_SECONDS, settings.TRAINING_HEARTBEAT_SECONDS = 0.3, 0.05
+    settings.TRAINING_STALL_SECONDS = 0.2
+    dataset.modes = ["incremental"]
+    dataset.save()
+    train, claims = leases.model_train, []
+
+    def stuck(**kwargs):
+        time.sleep(1.0)  # no iteration for longer than the stall limit and the lease
+        claims.append(leases.training_claim(dataset_id=dataset.pk, mode="incremental", owner="B"))
+        return train(**kwargs)  # wakes up: its first progress call finds the lease taken
+
+    monkeypatch.setattr(leases, "model_train", stuck)
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "lease lost"
+    assert claims[0] is not None
+    state = _state(dataset)
+    assert (state.lease_owner, state.attempts) == ("B", 2) and _runs(dataset) == []
+
+
+def test_a_batch_deleted_under_a_running_training_retrains_the_current_revision_without_a_failed_attempt(
+        dataset, csvs, monkeypatch):
+    dataset.modes = ["incremental"]
+    dataset.save()
+    train, raised = leases.model_train, []
+
+    def deleted_under_it(**kwargs):
+        if not raised:  # the engine met batch 1 gone mid-training
+            raised.append(scheduling.batch_withdraw(dataset=dataset, number=1)[0].revision)
+            raise MissingInputError("input batch(rt, 1) was deleted")
+        return train(**kwargs)
+
+    monkeypatch.setattr(scheduling, "_send", lambda *args, **kwargs: None)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    scheduling.batch_accept(dataset=dataset, content=csvs[1])
+    monkeypatch.setattr(leases, "model_train", deleted_under_it)
+    assert leases.training_run(dataset_id=dataset.pk, mode="incremental", task_id="A") == "done"
+    state = _state(dataset)
+    assert (state.status, state.attempts, state.error, state.covered) == ("done", 1, "", raised[0])
+    run = BatchRun.objects.get(dataset=dataset)
+    assert (run.revision, run.batch.number, run.attempts) == (raised[0], 2, 1)
+    assert run.rows_total == 100  # batch 2 alone: what recomputing from scratch trains on
+
+
+def test_a_missing_input_while_the_data_did_not_change_fails_at_once(dataset, csvs, monkeypatch):
+    def missing(**kwargs):
+        raise MissingInputError("input batch(rt, 1) was never set")
+
+    monkeypatch.setattr(leases, "model_train", missing)
+    scheduling.batch_accept(dataset=dataset, content=csvs[0])
+    state = _state(dataset)
+    assert (state.status, state.attempts) == ("failed", 1)
+    assert state.error == "MissingInputError: input batch(rt, 1) was never set"
 
 
 def test_training_state_list_shows_every_mode(dataset, csvs, monkeypatch):
