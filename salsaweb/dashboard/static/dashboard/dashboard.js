@@ -240,6 +240,7 @@
     naive: { dash: "dash", symbol: "square", pattern: "/" },
     delta: { dash: "dot", symbol: "diamond", pattern: "." },
   };
+  const ROUNDING = 1e-12;  // relative: a loss this close to its optimum is the optimum, up to float64 sums
   const revisionColor = (revision) => REVISION_PALETTE[(revision - 1) % REVISION_PALETTE.length];
 
   function plot(id, traces, layout) {
@@ -291,7 +292,7 @@
       const y = curve.losses.map((loss) => {
         if (loss === null || !distance) return loss;
         const excess = loss - curve.optimum_loss;
-        return excess > 0 ? excess : null;  // at the optimum to rounding: nothing to draw on a log axis
+        return excess > ROUNDING * Math.abs(curve.optimum_loss) ? excess : null;  // at the optimum to rounding
       });
       ys.push(...y);
       const first = !legend.has(curve.revision);
