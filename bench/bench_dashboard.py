@@ -6,8 +6,8 @@ process through Django's test client (the server's whole request handling: URL r
 session auth, queries, serialization; no network), it times what one page load asks for:
 
 - ``GET /dashboard/datasets/{id}/``: the page itself (its size does not grow with the data);
-- the API calls dashboard.js makes: the dataset, the training state, the latest convergence
-  curves, every run record (paginated, ``page_size=1000``) and each mode's model.
+- the API calls dashboard.js makes: the dataset, the training state, each mode's latest
+  convergence curves, every run record (paginated, ``page_size=1000``) and each mode's model.
 
 It prints the median and 95th percentile of each request over ``--repeats`` loads, the bytes
 each returns, and the total server time of one page load, which should stay under 1 s.
@@ -95,10 +95,10 @@ def build(args: argparse.Namespace) -> Any:
 def page_requests(dataset: Any) -> list[tuple[str, str]]:
     """(label, URL) of every request one load of the dataset page makes, in dashboard.js's order."""
     base = f"/api/datasets/{dataset.pk}/"
-    requests = [("page", f"/dashboard/datasets/{dataset.pk}/"), ("dataset", base), ("training", base + "training/"),
-                ("curves", base + "curves/?mode=incremental&page_size=8")]
+    requests = [("page", f"/dashboard/datasets/{dataset.pk}/"), ("dataset", base), ("training", base + "training/")]
+    requests += [(f"curves {mode}", base + f"curves/?mode={mode}&page_size=8") for mode in dataset.modes]
     pages = -(-dataset.runs.count() // 1000)
-    requests += [(f"runs page {p}", base + f"runs/?batch_min=1&page_size=1000&page={p}") for p in range(1, pages + 1)]
+    requests += [(f"runs page {p}", base + f"runs/?revision_min=1&page_size=1000&page={p}") for p in range(1, pages + 1)]
     requests += [(f"model {mode}", base + f"model/?mode={mode}") for mode in dataset.modes]
     return requests
 

@@ -165,12 +165,16 @@ class TrainedModelSerializer(serializers.Serializer):
     target = serializers.CharField()
     rows = serializers.IntegerField()
     weights = FeatureWeightsField()
+    standardized_weights = FeatureWeightsField(
+        allow_null=True, help_text="w x sd(feature) / sd(target): comparable across features; null for old records.")
     bias = FiniteFloatField(allow_null=True)
     iterations = serializers.IntegerField()
     converged = serializers.BooleanField()
     diverged = serializers.BooleanField()
     loss = FiniteFloatField(allow_null=True)
     losses = serializers.ListField(child=FiniteFloatField(allow_null=True), help_text="Loss per iteration.")
+    elapsed_ms = serializers.ListField(child=FiniteFloatField(allow_null=True), allow_null=True,
+                                       help_text="Milliseconds from the update's start to each iteration's loss.")
     optimum = OptimumSerializer()
     gradient_error = FiniteFloatField(allow_null=True)
     learning_rate = FiniteFloatField(allow_null=True)
@@ -220,10 +224,26 @@ class RunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchRun
-        fields = ["revision", "batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations", "converged",
-                  "diverged", "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum", "message",
-                  "created_at"]
+        fields = ["revision", "first_batch", "batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations",
+                  "converged", "diverged", "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum",
+                  "message", "created_at"]
         read_only_fields = fields
+
+    #: The fields that are floats, served as null when NaN or infinite.
+    FLOATS = frozenset({"wall_ms", "loss", "gradient_error", "learning_rate", "momentum"})
+
+    def to_representation(self, run: BatchRun) -> dict[str, Any]:
+        """The record's fields read directly: DRF's per-field machinery was most of a 1,000-record page's time."""
+        created_at = self.fields["created_at"]
+        out: dict[str, Any] = {}
+        for name in self.Meta.fields:
+            value = run.batch_number if name == "batch" else getattr(run, name)
+            if name in self.FLOATS:
+                value = finite_or_none(None if value is None else float(value))
+            elif name == "created_at":
+                value = created_at.to_representation(value)
+            out[name] = value
+        return out
 
 
 class CurveSerializer(serializers.ModelSerializer):
@@ -231,11 +251,14 @@ class CurveSerializer(serializers.ModelSerializer):
 
     batch = serializers.IntegerField(source="batch_number", read_only=True)
     losses = serializers.ListField(child=FiniteFloatField(allow_null=True), read_only=True)
+    elapsed_ms = serializers.ListField(child=FiniteFloatField(allow_null=True), read_only=True, allow_null=True,
+                                       help_text="Milliseconds from the update's start to each iterate's loss.")
     optimum_loss = serializers.SerializerMethodField()
 
     class Meta:
         model = BatchRun
-        fields = ["revision", "batch", "mode", "rows_total", "iterations", "converged", "losses", "optimum_loss"]
+        fields = ["revision", "first_batch", "batch", "mode", "rows_total", "wall_ms", "iterations", "converged",
+                  "losses", "elapsed_ms", "optimum_loss"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.DOUBLE)

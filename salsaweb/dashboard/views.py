@@ -21,6 +21,8 @@ from .forms import BatchReplaceForm, DatasetForm, SettingsForm
 
 #: Datasets per page of the list.
 DATASETS_PER_PAGE = 50
+#: Batches per page of a dataset's batch list (the page stays small with thousands of batches).
+BATCHES_PER_PAGE = 50
 
 
 class SignInView(LoginView):
@@ -78,9 +80,9 @@ def _detail(request: HttpRequest, dataset: Dataset, settings_form: SettingsForm 
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
               "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
     form = settings_form or SettingsForm.of(dataset)
+    batches = Paginator(selectors.batch_list(dataset=dataset), BATCHES_PER_PAGE).get_page(request.GET.get("batches"))
     return render(request, "dashboard/dataset_detail.html", {
-        "dataset": dataset, "config": config, "batches": selectors.batch_list(dataset=dataset),
-        "settings_form": form,
+        "dataset": dataset, "config": config, "batches": batches, "settings_form": form,
     }, status=400 if form.errors else 200)
 
 

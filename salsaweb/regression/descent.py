@@ -217,6 +217,16 @@ def problem_from_moments(moments: Moments, settings: dict[str, Any]) -> Problem:
     }
 
 
+def feature_spread(problem: Problem) -> np.ndarray:
+    """Each feature's standard deviation over the rows used (0 for a constant one), recovered from the problem.
+
+    In both coordinate systems the diagonal of ``R`` less the penalty is the variance of ``z``
+    (1 standardized, the feature's variance raw), so ``scale x sqrt(that)`` is the spread.
+    """
+    variance = np.clip(np.diag(problem["R"]) - problem["penalty"], 0.0, None)
+    return np.where(np.asarray(problem["constant"]), 0.0, problem["scale"] * np.sqrt(variance))
+
+
 def to_original(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, float]:
     """Weights and bias in the data's units from parameters in optimization coordinates."""
     weights = theta[:-1] / problem["scale"]

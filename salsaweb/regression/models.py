@@ -124,9 +124,16 @@ class BatchRun(models.Model):
     reused = models.PositiveIntegerField(help_text="Derived calls served from memos (hits and re-verifications).")
     loss = models.FloatField(null=True)
     losses = models.JSONField(help_text="Loss at every iterate, initial weights first.")
+    elapsed_ms = models.JSONField(
+        null=True, blank=True, help_text="Milliseconds from the update's start to each iterate's loss (as losses)."
+    )
     weights = models.JSONField(help_text="Weights in feature order, in the data's units.")
     bias = models.FloatField()
     optimum = models.JSONField(help_text='{"weights": [...], "bias": b, "loss": l}: the least-squares optimum.')
+    spreads = models.JSONField(
+        null=True, blank=True,
+        help_text='{"features": [sd, ...], "target": sd}: standard deviations over the rows used (standardized weights).',
+    )
     gradient_error = models.FloatField(null=True, help_text="delta: largest relative distance from the exact gradient.")
     gradient_errors = models.JSONField(null=True, blank=True, help_text="delta: that distance at every iterate.")
     learning_rate = models.FloatField()

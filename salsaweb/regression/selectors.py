@@ -111,7 +111,8 @@ def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
     return (
         BatchRun.objects.filter(dataset=dataset)
         .annotate(batch_number=F("batch__number"))
-        .only("id", "revision", "mode", "rows_total", "iterations", "converged", "losses", "optimum", "batch_id")
+        .only("id", "revision", "mode", "first_batch", "rows_total", "wall_ms", "iterations", "converged", "losses",
+              "elapsed_ms", "optimum", "batch_id")
         .order_by("-revision", "mode")
     )
 
@@ -158,6 +159,18 @@ def _named(features: Sequence[str], values: Sequence[float | None]) -> dict[str,
     return dict(zip(features, values))
 
 
+def _standardized_weights(run: BatchRun, features: Sequence[str]) -> dict[str, float | None] | None:
+    """Weights in target standard deviations per feature standard deviation (w x sd(x) / sd(y)), comparable
+    across features whatever their units; None for a record made before spreads were kept."""
+    if not run.spreads:
+        return None
+    target = run.spreads["target"]
+    return _named(features, [
+        None if w is None or s is None or not target else w * s / target
+        for w, s in zip(run.weights, run.spreads["features"])
+    ])
+
+
 def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -> dict[str, Any] | None:
     """A mode's model at data revision ``data_version`` (default: the latest it was trained on), or None if none.
 
@@ -183,12 +196,14 @@ def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -
         "target": dataset.target,
         "rows": run.rows_total,
         "weights": _named(features, run.weights),
+        "standardized_weights": _standardized_weights(run, features),
         "bias": run.bias,
         "iterations": run.iterations,
         "converged": run.converged,
         "diverged": run.diverged,
         "loss": run.loss,
         "losses": run.losses,
+        "elapsed_ms": run.elapsed_ms,
         "optimum": {"weights": _named(features, best["weights"]), "bias": best["bias"], "loss": best["loss"]},
         "gradient_error": run.gradient_error,
         "gradient_errors": run.gradient_errors,

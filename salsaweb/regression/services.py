@@ -432,6 +432,8 @@ def model_train(
             "reused": (after["hits"] - before["hits"]) + (after["verifications"] - before["verifications"]),
             "loss": result["loss"],
             "losses": _floats(result["losses"]),
+            "elapsed_ms": _floats(result["elapsed_ms"]),
+            "spreads": {"features": _floats(result["spread"]), "target": result["target_spread"]},
             "weights": _floats(result["weights"]),
             "bias": result["bias"],
             "optimum": {"weights": _floats(best["weights"]), "bias": best["bias"], "loss": best["loss"]},

@@ -51,6 +51,7 @@ from .descent import (
     conjugate,
     descend,
     exact_gradient,
+    feature_spread,
     from_original,
     gradient_from_raw_sums,
     gradient_from_sums,
@@ -252,10 +253,12 @@ def _descend_until_done(
     rt: Runtime, mode: str, settings: dict[str, Any], progress: Progress | None, checkpoint_seconds: float | None
 ) -> dict[str, Any]:
     """Bump the iteration until the update is below tolerance, the limit is hit, or the loss overflows."""
+    began = perf_counter()
     problem_fn, step_fn = FUNCTIONS[mode]
     problem = problem_fn(rt)
     limit, tolerance = int(settings["max_iterations"]), float(settings["tolerance"])
     losses: list[float] = []
+    elapsed: list[float] = []
     errors: list[float] = []
     restarted = False
     update = math.inf
@@ -274,6 +277,7 @@ def _descend_until_done(
             break
         theta = point["theta"]
         losses.append(point["loss"])
+        elapsed.append((perf_counter() - began) * 1e3)
         if "error" in point:
             errors.append(point["error"])
             restarted = restarted or point["restarted"]
@@ -311,12 +315,15 @@ def _descend_until_done(
         "message": message if message is not None else ("" if converged else warnings[-1]),
         "loss": losses[-1] if losses else None,
         "losses": losses,
+        "elapsed_ms": elapsed,
         "gradient_errors": errors if mode == "delta" else None,
         "learning_rate": float(point["alpha"]) if cg else problem["learning_rate"],
         "momentum": float(point["beta"]) if cg else problem["momentum"],
         "method": problem["method"],
         "warnings": warnings,
         "optimum": problem["optimum"],
+        "spread": feature_spread(problem),
+        "target_spread": math.sqrt(max(problem["var_y"], 0.0)),
     }
 
 

@@ -117,6 +117,37 @@ def test_curves_newest_first_with_the_optimum_loss(api, trained) -> None:
     assert len(latest["losses"]) == latest["iterations"] + 1
 
 
+def test_curves_carry_elapsed_time_per_iterate_and_runs_say_which_revisions_they_took_in(api, trained) -> None:
+    curve = api.get(f"/api/datasets/{trained.pk}/curves/", {"mode": "naive"}).json()["results"][0]
+    elapsed = curve["elapsed_ms"]
+    assert len(elapsed) == len(curve["losses"]) and elapsed == sorted(elapsed) and 0 < elapsed[-1] <= curve["wall_ms"]
+    runs = api.get(f"/api/datasets/{trained.pk}/runs/", {"mode": "naive"}).json()["results"]
+    assert [(r["first_batch"], r["revision"]) for r in runs] == [(1, 1), (2, 2)]
+
+
+def test_run_records_read_directly_equal_drfs_field_by_field_answer(trained) -> None:
+    from rest_framework import serializers
+
+    from salsaweb.api.serializers import RunSerializer
+    from salsaweb.regression.selectors import run_records
+
+    runs = list(run_records(dataset=trained))
+    runs[0].loss, runs[1].wall_ms = float("nan"), float("inf")  # served as null either way
+    serializer = RunSerializer()
+    for run in runs:
+        assert serializer.to_representation(run) == serializers.ModelSerializer.to_representation(serializer, run)
+    assert serializer.to_representation(runs[0])["loss"] is None and serializer.to_representation(runs[1])["wall_ms"] is None
+
+
+def test_standardized_weights_are_weights_times_feature_sd_over_target_sd(api, trained) -> None:
+    body = api.get(f"/api/datasets/{trained.pk}/model/", {"mode": "incremental"}).json()
+    X = np.vstack([batch_data(s)[0] for s in (1, 2)])
+    y = np.concatenate([batch_data(s)[1] for s in (1, 2)])
+    for j, feature in enumerate(("x0", "x1")):
+        expected = body["weights"][feature] * X[:, j].std() / y.std()
+        assert body["standardized_weights"][feature] == pytest.approx(expected, rel=1e-9)
+
+
 def test_memos_of_the_dataset_namespace_only(api, trained, user) -> None:
     from salsaweb.regression import services
 

@@ -38,6 +38,17 @@ def _batch_rows(html: str) -> list[list[str]]:
             for row in rows]
 
 
+def test_batch_list_is_paged_so_the_page_stays_small_with_many_batches(signed_in, dataset, monkeypatch) -> None:
+    from salsaweb.dashboard import views
+
+    monkeypatch.setattr(views, "BATCHES_PER_PAGE", 1)
+    first = signed_in.get(f"/dashboard/datasets/{dataset.pk}/").content.decode()
+    assert _batch_rows(first) == [["1", "first.csv", "2"]] and "batches 1–1 of 2" in first
+    assert 'href="?batches=2#batches"' in first
+    second = signed_in.get(f"/dashboard/datasets/{dataset.pk}/", {"batches": 2}).content.decode()
+    assert _batch_rows(second) == [["2", "second.csv", "3"]] and 'href="?batches=1#batches"' in second
+
+
 def test_dataset_page_lists_batches_with_delete_and_replace_forms(signed_in, dataset) -> None:
     html = signed_in.get(f"/dashboard/datasets/{dataset.pk}/").content.decode()
     assert _batch_rows(html) == [["1", "first.csv", "2"], ["2", "second.csv", "3"]]
