@@ -21,6 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime.db.selectors import memo_none
+from salsaweb.accounts import selectors as account_selectors
+from salsaweb.accounts import services as account_services
 from salsaweb.converters import IdConverter
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
@@ -32,6 +34,7 @@ from .parsers import LimitedJSONParser, LimitedMultiPartParser
 from .permissions import IsOwnerOrStaff
 from .serializers import (
     JSON_ROWS_SOURCE,
+    AccountTokenSerializer,
     BatchAcceptedSerializer,
     BatchFileSerializer,
     BatchRowsSerializer,
@@ -95,6 +98,31 @@ class TokenView(ObtainAuthToken):
     authentication_classes: list[Any] = []
     throttle_classes = [WriteRateThrottle]
     serializer_class = TokenRequestSerializer
+
+
+class AccountTokenView(QueryParametersChecked, generics.GenericAPIView):
+    """The signed-in user's own API token: read it, or replace it (the dashboard's API token page does the same)."""
+
+    serializer_class = AccountTokenSerializer
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="Your API token (null before you have one)",
+                   responses={200: AccountTokenSerializer, **error_responses("invalid")})
+    def get(self, request: Request) -> Response:
+        """The token and when it was created."""
+        return Response(_token_body(account_selectors.token_get(user=request.user)))
+
+    @extend_schema(summary="Replace your API token: the old one stops working at once", request=None,
+                   responses={200: AccountTokenSerializer, **error_responses("invalid", "throttled")})
+    def post(self, request: Request) -> Response:
+        """A new token for the user, through the accounts service."""
+        return Response(_token_body(account_services.token_reset(user=request.user)))
+
+
+def _token_body(token: Any) -> Any:
+    """A token (or None) as the API shows it."""
+    return AccountTokenSerializer({"token": token.key if token else None,
+                                   "created": token.created if token else None}).data
 
 
 class DatasetScopedMixin(QueryParametersChecked):

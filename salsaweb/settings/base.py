@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "salsaweb.regression",
     "salsaweb.api",
     "salsaweb.dashboard",
+    "salsaweb.accounts",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "salsaweb.accounts.context_processors.signup",
             ],
         },
     },
@@ -122,6 +124,9 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "salsaweb.dashboard.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
 ]
+
+# Whether visitors may create their own accounts at /accounts/signup/ (local.py turns it on).
+SALSAWEB_SIGNUP = env_bool("SALSAWEB_SIGNUP", False)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:datasets"
