@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.urls import reverse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -119,7 +120,7 @@ class AccountTokenView(QueryParametersChecked, generics.GenericAPIView):
         return Response(_token_body(account_services.token_reset(user=request.user)))
 
 
-def _token_body(token: Any) -> Any:
+def _token_body(token: Token | None) -> Any:
     """A token (or None) as the API shows it."""
     return AccountTokenSerializer({"token": token.key if token else None,
                                    "created": token.created if token else None}).data
