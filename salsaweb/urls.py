@@ -1,4 +1,4 @@
-"""URL routes: home page, health probe, sign-in, the dashboard, the REST API and the Django admin."""
+"""URL routes: home page, health probe, favicon, sign-in and accounts, the dashboard, the REST API and the admin."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -7,7 +7,7 @@ from django.views.generic import TemplateView
 
 from salsaweb.converters import IdConverter
 from salsaweb.dashboard.views import SignInView
-from salsaweb.views import healthz
+from salsaweb.views import favicon, healthz
 
 register_converter(IdConverter, "id")  # before the apps' routes, which use <id:...>
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("salsaweb.accounts.urls")),
+    path("favicon.ico", favicon, name="favicon"),
     path("dashboard/", include("salsaweb.dashboard.urls")),
     path("api/", include("salsaweb.api.urls")),
     path("admin/", admin.site.urls),

@@ -1,6 +1,5 @@
 """The API's one error shape: a JSON object with a stable ``code`` and a human ``detail``, plus context.
 
-=============================  ======  ==========================================================
 ``code``                       status  extra keys
 =============================  ======  ==========================================================
 ``invalid``                    400     ``fields``: {field: [message, ...]} (``non_field_errors``
@@ -19,10 +18,14 @@
 ``unsupported_media_type``     415
 ``throttled``                  429     ``wait``: seconds until the next write (or sign-in) is allowed
 =============================  ======  ==========================================================
+=======
+``ERROR_CODES`` lists every code with its status and extra keys; the OpenAPI schema's
+description and each operation's error responses are written from it (``salsaweb.api.schema``),
+and docs/api.md repeats it (a test keeps the two equal).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -31,6 +34,42 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from salsaweb.regression.parsing import BatchError, CsvError
+
+
+class ErrorCode(NamedTuple):
+    """One error ``code``: its HTTP status, the keys it adds to ``code`` and ``detail``, and when it happens."""
+
+    code: str
+    status: int
+    keys: str
+    meaning: str
+
+
+#: Every error code the API answers with, in status order.
+ERROR_CODES: tuple[ErrorCode, ...] = (
+    ErrorCode("invalid", 400, "`fields` ({field: [message, ...]})",
+              "a body field or query parameter is wrong, or a query parameter is unknown to the endpoint "
+              "(`non_field_errors` for problems of the whole body)"),
+    ErrorCode("invalid_csv", 400, "`file`, `row`, `line`, `column`, `reason`",
+              "a CSV batch cannot be read (`row` is the 1-based data row, null for the header or the whole file)"),
+    ErrorCode("invalid_rows", 400, "`file`, `row`, `line` (null), `column`, `reason`", "JSON batch rows are wrong"),
+    ErrorCode("parse_error", 400, "", "the JSON or multipart body is malformed"),
+    ErrorCode("not_authenticated", 401, "", "no credentials were sent"),
+    ErrorCode("authentication_failed", 401, "", "the token is wrong"),
+    ErrorCode("invalid_credentials", 401, "", "`POST /api/auth/token/`: the username or password is wrong"),
+    ErrorCode("permission_denied", 403, "", "the user may not do this"),
+    ErrorCode("not_found", 404, "", "no such path, dataset or batch (other users' datasets are not found either)"),
+    ErrorCode("no_such_revision", 404, "`mode`, `revision`, `latest_revision`, `latest_model_revision`",
+              "the dataset has no such data revision yet"),
+    ErrorCode("not_trained", 404, "`mode`, `revision`, `latest_model_revision`",
+              "the mode has no model (at that revision) yet"),
+    ErrorCode("method_not_allowed", 405, "", "the path does not take this method"),
+    ErrorCode("not_acceptable", 406, "", "the `Accept` header asks for something other than JSON"),
+    ErrorCode("duplicate_batch", 409, "`file`, `batch`", "the batch's numbers equal those of batch `batch`"),
+    ErrorCode("too_large", 413, "`file`, `limit_bytes`", "the upload or body is over the upload limit"),
+    ErrorCode("unsupported_media_type", 415, "", "the body's content type is not accepted here"),
+    ErrorCode("throttled", 429, "`wait`", "too many writes or failed sign-ins: retry after `wait` seconds"),
+)
 
 
 class BatchProblem(exceptions.APIException):
@@ -91,14 +130,30 @@ class DuplicateUpload(exceptions.APIException):
 
 
 class NotTrained(exceptions.APIException):
-    """The requested mode has no model yet (or none at the requested data version)."""
+    """The requested mode has no model yet (or none at the requested data revision)."""
 
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "not_trained"
 
-    def __init__(self, *, mode: str, detail: str) -> None:
-        super().__init__(detail=detail)
-        self.extra = {"mode": mode}
+    def __init__(self, *, mode: str, revision: int | None, latest_model: int | None) -> None:
+        at = f" at revision {revision}" if revision is not None else ""
+        latest = (f"; the latest {mode} model is at revision {latest_model}" if latest_model is not None
+                  else "; it has none yet")
+        super().__init__(detail=f"no {mode} model{at} for this dataset{latest}")
+        self.extra = {"mode": mode, "revision": revision, "latest_model_revision": latest_model}
+
+
+class NoSuchRevision(exceptions.APIException):
+    """A data revision beyond the dataset's latest: it does not exist (yet)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "no_such_revision"
+
+    def __init__(self, *, mode: str, revision: int, latest: int, latest_model: int | None) -> None:
+        model = (f"; the latest {mode} model is at revision {latest_model}" if latest_model is not None
+                 else f"; there is no {mode} model yet")
+        super().__init__(detail=f"revision {revision} does not exist: this dataset's latest revision is {latest}{model}")
+        self.extra = {"mode": mode, "revision": revision, "latest_revision": latest, "latest_model_revision": latest_model}
 
 
 def _code(exc: exceptions.APIException) -> str:

@@ -54,6 +54,13 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
 
 
+class AccountTokenSerializer(serializers.Serializer):
+    """The signed-in user's API token (null before they have one) and when it was created."""
+
+    token = serializers.CharField(read_only=True, allow_null=True)
+    created = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
 class DatasetSerializer(serializers.ModelSerializer):
     """A dataset: columns, modes and training settings, with its size, revision and training state."""
 

@@ -1,4 +1,4 @@
-"""API routes under /api/: token, datasets and their nested resources, schema and docs."""
+"""API routes under /api/: tokens, datasets and their nested resources, schema and docs."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -12,6 +12,7 @@ router.register("datasets", views.DatasetViewSet, basename="dataset")
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("account/token/", views.AccountTokenView.as_view(), name="account-token"),
     path("", include(router.urls)),
     path("datasets/<id:dataset_id>/batches/", views.BatchListView.as_view(), name="dataset-batches"),
     path("datasets/<id:dataset_id>/batches/<id:number>/", views.BatchDetailView.as_view(), name="dataset-batch"),

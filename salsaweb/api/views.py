@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -22,25 +23,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from runtime.db.selectors import memo_none
-from salsaweb.services import client_address, login_wait
+from salsaweb.accounts import selectors as account_selectors
+from salsaweb.accounts import services as account_services
 from salsaweb.converters import IdConverter
 from salsaweb.regression import scheduling, selectors, services
 from salsaweb.regression.models import Batch, BatchRun, Dataset
+from salsaweb.services import client_address, login_wait
 
-from .exceptions import DuplicateUpload, InvalidCredentials, NotTrained, UploadTooLarge
-from .filters import DatasetFilter, MemoFilter, RunFilter
+from .exceptions import DuplicateUpload, InvalidCredentials, NoSuchRevision, NotTrained, UploadTooLarge
+from .filters import DatasetFilter, MemoFilter, RunFilter, list_parameters, query_parameters_check
 from .pagination import CurvePagination
 from .parsers import LimitedJSONParser, LimitedMultiPartParser
 from .permissions import IsOwnerOrStaff
 from .serializers import (
     JSON_ROWS_SOURCE,
+    AccountTokenSerializer,
     BatchAcceptedSerializer,
     BatchFileSerializer,
     BatchRowsSerializer,
     BatchSerializer,
     CurveSerializer,
     DatasetSerializer,
-    ErrorSerializer,
     MemoSerializer,
     ModelQuerySerializer,
     PredictionSerializer,
@@ -51,18 +54,46 @@ from .serializers import (
     TrainedModelSerializer,
     TrainingSerializer,
 )
+from .schema import error_responses
 from .throttling import WriteRateThrottle
 
-ERROR = OpenApiResponse(ErrorSerializer, description="See the error codes in the API description.")
-#: Errors any authenticated endpoint can answer.
-READ_ERRORS: dict[int, OpenApiResponse] = {401: ERROR, 403: ERROR, 404: ERROR}
-WRITE_ERRORS: dict[int, OpenApiResponse] = {**READ_ERRORS, 400: ERROR, 429: ERROR}
+#: The error codes of each kind of operation (each operation's responses list them; ``schema.error_responses``).
+READ_CODES = ("invalid", "not_found")
+BODY_CODES = ("invalid", "parse_error", "too_large", "unsupported_media_type", "throttled")
+WRITE_CODES = (*BODY_CODES, "not_found")
+BATCH_CODES = (*WRITE_CODES, "invalid_csv", "invalid_rows", "duplicate_batch")
+MODEL_CODES = ("no_such_revision", "not_trained")
 #: Longest batch source name stored (Batch.source).
 SOURCE_MAX_CHARS = 300
 
 
+class QueryParametersChecked:
+    """Refuses query parameters the endpoint does not take (400 ``invalid`` naming them), after authentication."""
+
+    request: Request
+
+    def query_parameters(self) -> set[str]:
+        """The query parameters this request's method takes: none unless a view says otherwise."""
+        return set()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """DRF's checks (authentication, permissions, throttles), then the query parameters."""
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        query_parameters_check(request, self.query_parameters())
+
+
+class ListQueryParameters(QueryParametersChecked):
+    """A list on GET: its filterset's and paginator's parameters."""
+
+    def query_parameters(self) -> set[str]:
+        """Filters and ``page``/``page_size`` on GET, nothing on other methods."""
+        return list_parameters(self) if self.request.method == "GET" else set()
+
+
 @extend_schema(
-    request=TokenRequestSerializer, responses={200: TokenSerializer, 400: ERROR, 401: ERROR, 429: ERROR}, auth=[],
+    request=TokenRequestSerializer, auth=[],
+    responses={200: TokenSerializer,
+               **error_responses("invalid", "parse_error", "invalid_credentials", "throttled", authenticated=False)},
     summary="Exchange a username and password for an API token",
     description="A wrong username or password answers 401 `invalid_credentials`. After too many failed "
                 "attempts for one username or from one address (SALSAWEB_LOGIN_*), every attempt answers "
@@ -93,7 +124,32 @@ class TokenView(ObtainAuthToken):
         return Response({"token": Token.objects.get_or_create(user=user)[0].key})
 
 
-class DatasetScopedMixin:
+class AccountTokenView(QueryParametersChecked, generics.GenericAPIView):
+    """The signed-in user's own API token: read it, or replace it (the dashboard's API token page does the same)."""
+
+    serializer_class = AccountTokenSerializer
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="Your API token (null before you have one)",
+                   responses={200: AccountTokenSerializer, **error_responses("invalid")})
+    def get(self, request: Request) -> Response:
+        """The token and when it was created."""
+        return Response(_token_body(account_selectors.token_get(user=request.user)))
+
+    @extend_schema(summary="Replace your API token: the old one stops working at once", request=None,
+                   responses={200: AccountTokenSerializer, **error_responses("invalid", "throttled")})
+    def post(self, request: Request) -> Response:
+        """A new token for the user, through the accounts service."""
+        return Response(_token_body(account_services.token_reset(user=request.user)))
+
+
+def _token_body(token: Token | None) -> Any:
+    """A token (or None) as the API shows it."""
+    return AccountTokenSerializer({"token": token.key if token else None,
+                                   "created": token.created if token else None}).data
+
+
+class DatasetScopedMixin(QueryParametersChecked):
     """For views under /api/datasets/{dataset_id}/: the dataset, if the user may see it (else 404)."""
 
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
@@ -112,10 +168,11 @@ class DatasetScopedMixin:
 
 @extend_schema_view(
     list=extend_schema(summary="List your datasets (staff: all)",
-                       responses={200: DatasetSerializer(many=True), 400: ERROR, **READ_ERRORS}),
-    create=extend_schema(summary="Create a dataset", responses={201: DatasetSerializer, **WRITE_ERRORS}),
+                       responses={200: DatasetSerializer(many=True), **error_responses(*READ_CODES)}),
+    create=extend_schema(summary="Create a dataset (201 with its address in Location)",
+                         responses={201: DatasetSerializer, **error_responses(*BODY_CODES)}),
     retrieve=extend_schema(summary="A dataset with its size, revision and state",
-                           responses={200: DatasetSerializer, **READ_ERRORS}),
+                           responses={200: DatasetSerializer, **error_responses(*READ_CODES)}),
     partial_update=extend_schema(
         summary="Change training settings: a new revision, and every mode retrained",
         description=(
@@ -123,20 +180,25 @@ class DatasetScopedMixin:
             "standardize, initial_weights, warm_start, window, l2); the same validation as creating, and a 400 "
             "naming each bad field changes nothing. Settings equal to the current ones start no revision."
         ),
-        responses={200: DatasetSerializer, **WRITE_ERRORS},
+        responses={200: DatasetSerializer, **error_responses(*WRITE_CODES)},
     ),
     destroy=extend_schema(summary="Delete a dataset, its batches, records and memos",
-                          responses={204: None, **READ_ERRORS, 429: ERROR}),
+                          responses={204: None, **error_responses("invalid", "not_found", "throttled")}),
 )
-class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                     viewsets.GenericViewSet):
+class DatasetViewSet(QueryParametersChecked, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Datasets: create, list, retrieve, change settings, delete."""
 
     serializer_class = DatasetSerializer
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
     filterset_class = DatasetFilter
+    lookup_url_kwarg = "dataset_id"  # the name every nested path uses too
     lookup_value_regex = IdConverter.regex
     queryset = Dataset.objects.none()  # for the schema; requests use get_queryset
+
+    def query_parameters(self) -> set[str]:
+        """The list's filters and pages; no parameters elsewhere."""
+        return list_parameters(self) if self.action == "list" else set()
 
     def get_queryset(self) -> Any:
         """The user's datasets (every one for staff), with data version and row totals."""
@@ -162,7 +224,9 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         serializer.is_valid(raise_exception=True)
         dataset = services.dataset_create(owner=request.user, **serializer.validated_data)
         created = self.get_queryset().get(pk=dataset.pk)
-        return Response(self._serialize([created], many=False), status=status.HTTP_201_CREATED)
+        location = request.build_absolute_uri(reverse("api:dataset-detail", kwargs={"dataset_id": dataset.pk}))
+        return Response(self._serialize([created], many=False), status=status.HTTP_201_CREATED,
+                        headers={"Location": location})
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Validate the types here, the rules in ``services.dataset_update`` (through ``scheduling``)."""
@@ -177,7 +241,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         services.dataset_delete(dataset=instance)
 
 
-class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
+class BatchListView(ListQueryParameters, DatasetScopedMixin, generics.GenericAPIView):
     """A dataset's batches: list them, or add one from a CSV file or JSON rows."""
 
     serializer_class = BatchSerializer
@@ -188,7 +252,8 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
         """The dataset's batches in arrival order."""
         return selectors.batch_list(dataset=self.get_dataset())
 
-    @extend_schema(summary="List a dataset's batches", responses={200: BatchSerializer(many=True), **READ_ERRORS})
+    @extend_schema(summary="List a dataset's batches",
+                   responses={200: BatchSerializer(many=True), **error_responses(*READ_CODES)})
     def get(self, request: Request, dataset_id: int) -> Response:
         """One page of batches."""
         page = self.paginate_queryset(self.get_queryset())
@@ -201,11 +266,11 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
             "Values must be finite with magnitude at most 1e75 (larger ones would overflow the sums of squares). "
             "A rejected batch stores nothing (400 with file, row, column and reason; 413 over the upload "
             "limit); a batch identical to an accepted one is not added again (409). 201 when every mode's "
-            "model already covers the batch, 202 when training is still to come."
+            "model already covers the batch, 202 when training is still to come; both give the new batch's "
+            "address in Location."
         ),
         request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
-        responses={201: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, 409: ERROR, 413: ERROR,
-                   **WRITE_ERRORS},
+        responses={201: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, **error_responses(*BATCH_CODES)},
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         """Accept the batch through the regression service, then say whether its models are trained yet."""
@@ -217,7 +282,10 @@ class BatchListView(DatasetScopedMixin, generics.GenericAPIView):
             raise DuplicateUpload(file=source, batch=duplicate.number, detail=str(duplicate)) from None
         done = selectors.models_cover(dataset=dataset, data_version=batch.revision)
         answer = {**BatchSerializer(batch).data, "training": "done" if done else "queued"}
-        return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED)
+        location = request.build_absolute_uri(
+            reverse("api:dataset-batch", kwargs={"dataset_id": dataset.pk, "number": batch.number}))
+        return Response(answer, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED,
+                        headers={"Location": location})
 
 
 def batch_body(request: Request) -> tuple[str | bytes | None, list[Any] | None, str]:
@@ -247,7 +315,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
         return NotFound(f"this dataset has no batch #{number} (never added, or deleted)")
 
     @extend_schema(summary="A batch: number, rows, source file, content hash, when added and replaced",
-                   responses={200: BatchSerializer, **READ_ERRORS})
+                   responses={200: BatchSerializer, **error_responses(*READ_CODES)})
     def get(self, request: Request, dataset_id: int, number: int) -> Response:
         """The batch, unless it was deleted (404)."""
         batch = selectors.batch_get(dataset=self.get_dataset(), number=number)
@@ -264,8 +332,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
             "reflects the change, 202 when training is still to come."
         ),
         request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
-        responses={200: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, 409: ERROR, 413: ERROR,
-                   **WRITE_ERRORS},
+        responses={200: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, **error_responses(*BATCH_CODES)},
     )
     def put(self, request: Request, dataset_id: int, number: int) -> Response:
         """Replace through the scheduling intake, then say whether the models are trained yet."""
@@ -283,7 +350,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
         return Response(answer, status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Delete a batch: its rows leave every model; its number is never given again",
-                   responses={204: None, **READ_ERRORS, 429: ERROR})
+                   responses={204: None, **error_responses("invalid", "not_found", "throttled")})
     def delete(self, request: Request, dataset_id: int, number: int) -> Response:
         """Delete through the scheduling intake (a new data revision; retraining queued)."""
         try:
@@ -301,7 +368,7 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
     @extend_schema(
         summary="The model of a mode (default: the dataset's first) at a revision (default: latest trained)",
         parameters=[ModelQuerySerializer],
-        responses={200: TrainedModelSerializer, 400: ERROR, **READ_ERRORS},
+        responses={200: TrainedModelSerializer, **error_responses(*READ_CODES, *MODEL_CODES)},
     )
     def get(self, request: Request, dataset_id: int) -> Response:
         """Weights by feature, bias, loss curve and the closed-form optimum, from the run records."""
@@ -309,12 +376,25 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
         query = ModelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
-        data_version = query.validated_data.get("revision")
-        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
-        if model is None:
-            at = f" at revision {data_version}" if data_version is not None else ""
-            raise NotTrained(mode=mode, detail=f"no {mode} model{at} for this dataset yet")
+        model = model_or_404(dataset, mode, query.validated_data.get("revision"))
         return Response(TrainedModelSerializer(model).data)
+
+    def query_parameters(self) -> set[str]:
+        """``mode`` and ``revision``."""
+        return set(ModelQuerySerializer().fields)
+
+
+def model_or_404(dataset: Dataset, mode: str, revision: int | None) -> dict[str, Any]:
+    """The model of ``mode`` at ``revision`` (default: latest), else a 404 naming what exists (``no_such_revision``
+    for a revision the dataset has not reached, ``not_trained`` otherwise)."""
+    model = selectors.model_get(dataset=dataset, mode=mode, data_version=revision)
+    if model is not None:
+        return model
+    latest_model = selectors.model_revision_latest(dataset=dataset, mode=mode)
+    latest = selectors.dataset_data_version(dataset=dataset)
+    if revision is not None and revision > latest:
+        raise NoSuchRevision(mode=mode, revision=revision, latest=latest, latest_model=latest_model)
+    raise NotTrained(mode=mode, revision=revision, latest_model=latest_model)
 
 
 class PredictView(DatasetScopedMixin, generics.GenericAPIView):
@@ -326,7 +406,7 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
     @extend_schema(
         summary="Predict the target for rows of feature values",
         request=PredictRequestSerializer,
-        responses={200: PredictionSerializer, **WRITE_ERRORS},
+        responses={200: PredictionSerializer, **error_responses(*WRITE_CODES, *MODEL_CODES)},
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         """Check every row has every feature, then apply the model."""
@@ -334,16 +414,13 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
         query = PredictRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)
         mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
-        data_version = query.validated_data.get("revision")
         matrix = []
         for number, row in enumerate(query.validated_data["rows"], start=1):
             missing = [feature for feature in dataset.features if feature not in row]
             if missing:
                 raise ValidationError({"rows": [f"row {number}: missing feature(s) {', '.join(map(repr, missing))}"]})
             matrix.append([row[feature] for feature in dataset.features])
-        model = selectors.model_get(dataset=dataset, mode=mode, data_version=data_version)
-        if model is None:
-            raise NotTrained(mode=mode, detail=f"no {mode} model for this dataset yet")
+        model = model_or_404(dataset, mode, query.validated_data.get("revision"))
         with np.errstate(over="ignore", invalid="ignore"):
             predictions = selectors.model_predict(dataset=dataset, mode=mode, data_version=model["revision"],
                                                   rows=np.array(matrix, dtype=np.float64))
@@ -352,8 +429,8 @@ class PredictView(DatasetScopedMixin, generics.GenericAPIView):
 
 
 @extend_schema_view(get=extend_schema(summary="Per-batch records: cost, iterations, memo work and loss per mode",
-                                      responses={200: RunSerializer(many=True), 400: ERROR, **READ_ERRORS}))
-class RunListView(DatasetScopedMixin, generics.ListAPIView):
+                                      responses={200: RunSerializer(many=True), **error_responses(*READ_CODES)}))
+class RunListView(ListQueryParameters, DatasetScopedMixin, generics.ListAPIView):
     """One record per (batch, mode), in batch order."""
 
     serializer_class = RunSerializer
@@ -366,8 +443,8 @@ class RunListView(DatasetScopedMixin, generics.ListAPIView):
 
 
 @extend_schema_view(get=extend_schema(summary="Convergence curves (loss per iteration), newest batch first",
-                                      responses={200: CurveSerializer(many=True), 400: ERROR, **READ_ERRORS}))
-class CurveListView(DatasetScopedMixin, generics.ListAPIView):
+                                      responses={200: CurveSerializer(many=True), **error_responses(*READ_CODES)}))
+class CurveListView(ListQueryParameters, DatasetScopedMixin, generics.ListAPIView):
     """Loss per iteration of each (batch, mode) update, and the optimum it approaches."""
 
     serializer_class = CurveSerializer
@@ -381,8 +458,8 @@ class CurveListView(DatasetScopedMixin, generics.ListAPIView):
 
 
 @extend_schema_view(get=extend_schema(summary="Memos of the dataset's runtime namespace (read-only)",
-                                      responses={200: MemoSerializer(many=True), 400: ERROR, **READ_ERRORS}))
-class MemoListView(DatasetScopedMixin, generics.ListAPIView):
+                                      responses={200: MemoSerializer(many=True), **error_responses(*READ_CODES)}))
+class MemoListView(ListQueryParameters, DatasetScopedMixin, generics.ListAPIView):
     """The memo store's rows for this dataset: what was computed, when, and how long it took."""
 
     serializer_class = MemoSerializer
@@ -400,7 +477,7 @@ class TrainingView(DatasetScopedMixin, generics.GenericAPIView):
     serializer_class = TrainingSerializer
 
     @extend_schema(summary="Training state per mode: queued, running (iteration and loss so far), done or failed",
-                   responses={200: TrainingSerializer, **READ_ERRORS})
+                   responses={200: TrainingSerializer, **error_responses(*READ_CODES)})
     def get(self, request: Request, dataset_id: int) -> Response:
         """One row per mode the dataset trains."""
         dataset = self.get_dataset()

@@ -76,7 +76,7 @@ def _detail(request: HttpRequest, dataset: Dataset, settings_form: SettingsForm 
         name: reverse(f"api:dataset-{name}", kwargs={"dataset_id": dataset.pk})
         for name in ("batches", "model", "predict", "runs", "curves", "training")
     }
-    api["dataset"] = reverse("api:dataset-detail", kwargs={"pk": dataset.pk})
+    api["dataset"] = reverse("api:dataset-detail", kwargs={"dataset_id": dataset.pk})
     config = {"id": dataset.pk, "name": dataset.name, "features": dataset.features, "target": dataset.target,
               "modes": dataset.modes, "api": api, "maxUploadBytes": settings.SALSAWEB_MAX_UPLOAD_BYTES}
     form = settings_form or SettingsForm.of(dataset)

@@ -18,7 +18,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from runtime.db.selectors import namespace_memo_list
+from runtime.db.selectors import function_code_versions, namespace_memo_list
 
 from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, TrainingState
@@ -120,6 +120,21 @@ def curve_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
 def memo_records(*, dataset: Dataset) -> QuerySet:
     """The memos of the dataset's runtime namespace, latest changed first, with ``verified_at``, without values."""
     return namespace_memo_list(name=dataset.namespace)
+
+
+def memo_functions_named(*, name: str) -> list[str]:
+    """The stored function names that ``name`` names: the full dotted name, or a dotted tail (``statistics``).
+
+    The distinct names come from a loose scan of the memo store's function index, so this
+    costs as many lookups as there are functions, not rows.
+    """
+    names = dict.fromkeys(function for function, _ in function_code_versions())
+    return [function for function in names if function == name or function.endswith(f".{name}")]
+
+
+def model_revision_latest(*, dataset: Dataset, mode: str) -> int | None:
+    """The latest data revision a model of ``mode`` was recorded at (None before its first)."""
+    return BatchRun.objects.filter(dataset=dataset, mode=mode).aggregate(latest=Max("revision"))["latest"]
 
 
 def dataset_data_version(*, dataset: Dataset) -> int:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "salsaweb.regression",
     "salsaweb.api",
     "salsaweb.dashboard",
+    "salsaweb.accounts",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "salsaweb.accounts.context_processors.signup",
             ],
         },
     },
@@ -130,6 +132,9 @@ STATICFILES_FINDERS = [
     "salsaweb.dashboard.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
 ]
 
+# Whether visitors may create their own accounts at /accounts/signup/ (local.py turns it on).
+SALSAWEB_SIGNUP = env_bool("SALSAWEB_SIGNUP", False)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:datasets"
 LOGOUT_REDIRECT_URL = "login"
@@ -184,7 +189,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Incremental linear regression over uploaded CSV batches. Authenticate with "
         "`POST /api/auth/token/` and send `Authorization: Token <token>`. Errors are JSON objects "
-        "with a stable `code` and a `detail` (see salsaweb/api/exceptions.py for every code)."
+        "with a stable `code`, a human `detail` and the keys their code adds; every code is listed below, "
+        "and each operation's error responses name the codes it can answer. Unknown query parameters are "
+        "refused (400 `invalid`, naming the parameter)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -194,6 +201,7 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
     # One name for the mode choices, whether a field holds one mode or a list of them.
     "ENUM_NAME_OVERRIDES": {"ModeEnum": "salsaweb.regression.modes.Mode"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "salsaweb.api.schema.describe_errors"],
 }
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 

@@ -41,8 +41,11 @@ def test_model_errors(api, dataset, trained) -> None:
     url = f"/api/datasets/{trained.pk}/model/"
     missing = api.get(url, {"revision": 9})
     assert missing.status_code == 404
-    assert missing.json() == {"code": "not_trained", "mode": "incremental",
-                              "detail": "no incremental model at revision 9 for this dataset yet"}
+    assert missing.json() == {
+        "code": "no_such_revision", "mode": "incremental", "revision": 9, "latest_revision": 2,
+        "latest_model_revision": 2,
+        "detail": "revision 9 does not exist: this dataset's latest revision is 2; the latest incremental model is "
+                  "at revision 2"}
     assert api.get(url, {"mode": "delta"}).json()["fields"]["mode"] == [
         "this dataset trains incremental, naive, not delta"]
     assert "mode" in api.get(url, {"mode": "fast"}).json()["fields"]

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 CONTRACT_PATHS = {
     "/api/auth/token/": {"post"},
     "/api/datasets/": {"get", "post"},
-    "/api/datasets/{id}/": {"get", "delete"},
+    "/api/datasets/{dataset_id}/": {"get", "patch", "delete"},
     "/api/datasets/{dataset_id}/batches/": {"get", "post"},
     "/api/datasets/{dataset_id}/model/": {"get"},
     "/api/datasets/{dataset_id}/predict/": {"post"},

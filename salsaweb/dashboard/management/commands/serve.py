@@ -2,18 +2,22 @@
 
 The worker is a real ``celery -A salsaweb worker`` child process (in its own process group,
 restarted if it dies); the web server is Django's ``runserver`` without the autoreloader.
-Ctrl-C or SIGTERM stops both: the worker gets a warm shutdown (it finishes its task) for up
-to ``--stop-timeout`` seconds and is then killed; its work resumes from the last stored
-iteration when a worker starts again.
+SIGINT (Ctrl-C) and SIGTERM stop both, in a terminal or not: the handlers are installed
+explicitly, because Python started in the background by a script inherits SIGINT ignored.
+The worker gets a warm shutdown for up to ``--stop-timeout`` seconds (default 1.5, so both are
+gone within 3 s; on a busy machine an idle Celery worker can take 8 s to exit by itself) and is then killed;
+a training it was running resumes from its last checkpoint once its lease runs out.
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from django.core.management import call_command
@@ -48,6 +52,11 @@ class WorkerProcess:
                 self.write(f"Worker exited with code {code}; starting it again")
                 self.proc = subprocess.Popen(self.argv, start_new_session=True)
 
+    @property
+    def pid(self) -> int | None:
+        """The current worker process's id (None before it starts)."""
+        return self.proc.pid if self.proc is not None else None
+
     def stop(self, timeout: float) -> None:
         """Warm shutdown (SIGTERM) for up to ``timeout`` seconds, then kill the worker's process group."""
         with self.lock:
@@ -59,8 +68,10 @@ class WorkerProcess:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout)
+                self.write(f"Worker (pid {proc.pid}) stopped.")
             except subprocess.TimeoutExpired:
-                self.write(f"Worker still busy after {timeout:g} s: killing it (its work resumes on the next start)")
+                self.write(f"Worker (pid {proc.pid}) not done after {timeout:g} s: killed it (a training it was "
+                           "running resumes from its last checkpoint once its lease runs out).")
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # the worker and any pool process it left behind
         except ProcessLookupError:
@@ -68,8 +79,29 @@ class WorkerProcess:
         proc.wait()
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+class StopSignals:
+    """SIGINT and SIGTERM handlers: the first says what stops and interrupts the main thread; later ones wait."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+        self.worker: WorkerProcess | None = None
+        self.received: float | None = None
+
+    def install(self) -> None:
+        """Handle both signals whatever this process inherited (a script's ``&`` leaves SIGINT ignored)."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None:
+            self.write(f"{name}: already stopping (for {time.monotonic() - self.received:.1f} s)")
+            return
+        self.received = time.monotonic()
+        pid = self.worker.pid if self.worker is not None else None
+        worker = f" and the worker (pid {pid})" if pid is not None else ""
+        self.write(f"{name}: stopping the web server (pid {os.getpid()}){worker}...")
+        raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -78,8 +110,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Address and port to serve on.")
         parser.add_argument("--concurrency", type=int, help="Worker processes (default: one per core).")
-        parser.add_argument("--stop-timeout", type=float, default=10.0,
-                            help="Seconds the worker may take to finish its task when stopping (default 10).")
+        parser.add_argument("--stop-timeout", type=float, default=1.5,
+                            help="Seconds the worker may take to stop by itself before it is killed (default 1.5).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, _, port = options["addrport"].rpartition(":")
@@ -92,16 +124,23 @@ class Command(BaseCommand):
                 probe.bind((host, int(port)))
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['addrport']}: {exc.strerror}") from None
-        call_command("migrate", interactive=False, verbosity=options["verbosity"])
-        # A new installation gets an account to sign in with (its password printed once) and samples.
-        call_command("first_run", url=f"http://{options['addrport']}/", verbosity=options["verbosity"])
+        signals = StopSignals(self.stdout.write)
+        signals.install()
         argv = [sys.executable, "-m", "celery", "-A", "salsaweb", "worker", "--loglevel=INFO"]
         if options["concurrency"]:
             argv.append(f"--concurrency={options['concurrency']}")
-        worker = WorkerProcess(argv, self.stdout.write)
-        worker.start()
-        signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C
         try:
-            call_command("runserver", options["addrport"], use_reloader=False)
+            call_command("migrate", interactive=False, verbosity=options["verbosity"])
+            # A new installation gets an account to sign in with (its password printed once) and samples.
+            call_command("first_run", url=f"http://{options['addrport']}/", verbosity=options["verbosity"])
+            signals.worker = WorkerProcess(argv, self.stdout.write)
+            signals.worker.start()
+            call_command("runserver", options["addrport"], use_reloader=False)  # exits on KeyboardInterrupt
+        except KeyboardInterrupt:
+            pass  # stopped before the web server started
         finally:
-            worker.stop(options["stop_timeout"])
+            if signals.worker is not None:
+                signals.worker.stop(options["stop_timeout"])
+            if signals.received is not None:
+                self.stdout.write(f"Stopped in {time.monotonic() - signals.received:.1f} s.")
+            gc.freeze()  # exit without collecting the whole heap: seconds on a busy machine
