@@ -24,7 +24,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = services.account_create(username=form.cleaned_data["username"],
                                        password=form.cleaned_data["password1"])
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         messages.success(request, f"Welcome, {user.get_username()}: create a dataset, then upload CSV files to it.")
         return redirect("dashboard:datasets")
     return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
