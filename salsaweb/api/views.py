@@ -38,6 +38,7 @@ from .serializers import (
     CurveSerializer,
     DatasetSerializer,
     ErrorSerializer,
+    GraphSerializer,
     MemoSerializer,
     ModelQuerySerializer,
     PredictionSerializer,
@@ -292,6 +293,30 @@ class ModelView(DatasetScopedMixin, generics.GenericAPIView):
             at = f" at revision {data_version}" if data_version is not None else ""
             raise NotTrained(mode=mode, detail=f"no {mode} model{at} for this dataset yet")
         return Response(TrainedModelSerializer(model).data)
+
+
+class GraphView(DatasetScopedMixin, generics.GenericAPIView):
+    """A mode's model as the engine holds it: what its last iteration depends on, and what the run did with each call."""
+
+    serializer_class = GraphSerializer
+
+    @extend_schema(
+        summary="The dependency graph of a mode's model (default: the dataset's first) at a revision (default: latest)",
+        parameters=[ModelQuerySerializer],
+        responses={200: GraphSerializer, 400: ERROR, **READ_ERRORS},
+    )
+    def get(self, request: Request, dataset_id: int) -> Response:
+        """Calls grouped by function, coloured executed / verified / reused by the run, linked to the admin."""
+        dataset = self.get_dataset()
+        query = ModelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
+        data_version = query.validated_data.get("revision")
+        graph = selectors.model_graph(dataset=dataset, mode=mode, data_version=data_version)
+        if graph is None:
+            at = f" at revision {data_version}" if data_version is not None else ""
+            raise NotTrained(mode=mode, detail=f"no {mode} model{at} with stored memos for this dataset")
+        return Response(GraphSerializer(graph).data)
 
 
 class PredictView(DatasetScopedMixin, generics.GenericAPIView):

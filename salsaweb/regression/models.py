@@ -122,6 +122,13 @@ class BatchRun(models.Model):
     diverged = models.BooleanField(default=False)
     executed = models.PositiveIntegerField(help_text="Derived calls executed.")
     reused = models.PositiveIntegerField(help_text="Derived calls served from memos (hits and re-verifications).")
+    work = models.JSONField(
+        default=dict, blank=True,
+        help_text="Engine work per function: executed, hits, verified, backdated, and why calls executed.",
+    )
+    work_calls = models.JSONField(
+        default=dict, blank=True, help_text="The calls executed and re-verified (arguments by function), for the graph.",
+    )
     loss = models.FloatField(null=True)
     losses = models.JSONField(help_text="Loss at every iterate, initial weights first.")
     weights = models.JSONField(help_text="Weights in feature order, in the data's units.")
