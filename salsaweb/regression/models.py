@@ -90,6 +90,7 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["dataset", "number"]
+        verbose_name_plural = "batches"
         constraints = [
             models.UniqueConstraint(fields=["dataset", "number"], name="regression_batch_unique_number"),
             models.UniqueConstraint(fields=["dataset", "content_hash"], condition=models.Q(deleted_at__isnull=True),
@@ -144,11 +145,12 @@ class BatchRun(models.Model):
 
     class Meta:
         ordering = ["dataset", "revision", "mode"]
+        verbose_name = "training record"
         constraints = [models.UniqueConstraint(fields=["dataset", "revision", "mode"],
                                                name="regression_run_unique_revision_mode")]
 
     def __str__(self) -> str:
-        return f"{self.batch} {self.mode}"
+        return f"{self.dataset} r{self.revision} {self.mode}"
 
 
 class TrainingState(models.Model):
