@@ -204,7 +204,7 @@ class FunctionFilter(admin.SimpleListFilter):
         """The functions present in the selected namespace (or in any)."""
         namespace = _selected_namespace(request)
         functions = distinct_functions(model_admin.model, None if namespace is None else [namespace])
-        return [(fn, fn) for fn in functions]
+        return [(fn, fn.rsplit(".", 1)[-1]) for fn in functions]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """Rows of the chosen function."""
@@ -317,7 +317,7 @@ def _dependents(namespace_id: int, key_digest: str) -> str:
 class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
     """Memo entries: filter, search by call prefix, inspect value and dependencies, invalidate."""
 
-    list_display = ("call", "owner", "value_text", "changed_at", "verified_at", "execution_time", "code", "maintained",
+    list_display = ("call", "owner", "value_text", "changed_at", "verified_at", "execution_time", "maintained",
                     "written_at")
     list_display_links = ("call",)
     list_select_related = ("namespace",)
@@ -381,14 +381,9 @@ class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
     @admin.display(description="value")
     def value_text(self, obj: Memo) -> SafeString:
         """The stored preview, clipped to fit the list."""
-        return _clipped(obj.preview, 36)
+        return _clipped(obj.preview, 30)
 
-    @admin.display(description="code")
-    def code(self, obj: Memo) -> SafeString:
-        """The code version, clipped: its version number and the start of its fingerprint."""
-        return _clipped(obj.code_version, 12)
-
-    @admin.display(description="execution time", ordering="duration")
+    @admin.display(description="time", ordering="duration")
     def execution_time(self, obj: Memo) -> str:
         """How long the last execution took, rounded."""
         return _milliseconds(obj.duration)

@@ -152,6 +152,9 @@ class BatchAdmin(ServiceWrittenAdmin):
     list_filter = ["dataset", ("deleted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["dataset"]
 
+    class Media:
+        css = {"all": ["runtime/admin.css"]}  # one line per row
+
     @admin.display(description="training records")
     def records(self, obj: Batch) -> SafeString:
         """A link to the training records whose newest batch is this one."""
@@ -167,10 +170,18 @@ class BatchAdmin(ServiceWrittenAdmin):
 class BatchRunAdmin(ServiceWrittenAdmin):
     """One model per (data revision, mode) and what bringing it up to date cost."""
 
-    list_display = ["revision", "dataset", "batch_number", "mode", "rows_total", "wall_time", "iterations",
+    list_display = ["revision", "dataset", "batch_number", "mode_name", "rows_total", "wall_time", "iterations",
                     "converged", "executed", "reused", "loss_text", "created_at"]
     list_filter = ["dataset", "mode", "converged", "diverged"]
     list_select_related = ["dataset", "batch"]
+
+    class Media:
+        css = {"all": ["runtime/admin.css"]}  # one line per row
+
+    @admin.display(description="mode", ordering="mode")
+    def mode_name(self, obj: BatchRun) -> str:
+        """The mode's name (its long description is in the filter)."""
+        return obj.mode
 
     @admin.display(description="batch", ordering="batch__number")
     def batch_number(self, obj: BatchRun) -> int:

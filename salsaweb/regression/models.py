@@ -116,7 +116,7 @@ class BatchRun(models.Model):
         default=1, help_text="Workers that started this update (over 1: earlier ones crashed or failed)."
     )
     rows_batch = models.PositiveIntegerField()
-    rows_total = models.PositiveIntegerField()
+    rows_total = models.PositiveIntegerField(verbose_name="rows")
     wall_ms = models.FloatField(help_text="Wall time of the update: engine, store and numpy.")
     iterations = models.PositiveIntegerField()
     converged = models.BooleanField()

@@ -10,6 +10,8 @@
   const SVG = "http://www.w3.org/2000/svg";
   const STATE_TEXT = { executed: "executed", verified: "re-verified", reused: "reused (memo)", input: "input",
                        deleted: "deleted batch", unset: "slot never set" };
+  const STATE_SHORT = { executed: "executed", verified: "re-verified", reused: "reused", input: "set",
+                        deleted: "deleted", unset: "unset" };
   const BOX_GAP = 44, BOX_PAD = 8, CELL = 11, CELL_GAP = 2, TITLE_H = 34, ROW_GAP = 14;
 
   const state = { runs: new Map(), lastRevision: 0, graphKey: "", open: new Set() };
@@ -133,7 +135,7 @@
 
   // -- the dependency graph --------------------------------------------------------------------
 
-  // Columns by the longest path from the root's function; inputs all in the last column.
+  // Columns by the longest path from the root's function; an input one column after its deepest reader.
   function layers(functions) {
     const byName = new Map(functions.map((f) => [f.function, f]));
     const depth = new Map([[functions[0].function, 0]]);
@@ -146,10 +148,13 @@
         }
       }
     }
-    const derivedMax = Math.max(0, ...functions.filter((f) => f.kind === "derived").map((f) => depth.get(f.function) ?? 0));
+    const readers = new Map();
+    for (const fn of functions) {
+      for (const dep of fn.deps) readers.set(dep, Math.max(readers.get(dep) ?? 0, depth.get(fn.function) ?? 0));
+    }
     const columns = [];
     for (const fn of functions) {
-      const column = fn.kind === "input" ? derivedMax + 1 : (depth.get(fn.function) ?? 0);
+      const column = fn.kind === "input" ? (readers.get(fn.function) ?? 0) + 1 : (depth.get(fn.function) ?? 0);
       (columns[column] = columns[column] || []).push(fn);
     }
     return columns.filter(Boolean);
@@ -169,14 +174,18 @@
     let height = 0;
     columns.forEach((column, c) => {
       let y = 0;
+      column.sort((a, b) => (a.kind === "input") - (b.kind === "input"));
       for (const fn of column) {
         const rows = Math.ceil(fn.nodes.length / perRow);
         const h = TITLE_H + rows * (CELL + CELL_GAP) + BOX_PAD;
-        place.set(fn.function, { x: c * (boxW + BOX_GAP), y, w: boxW, h });
+        place.set(fn.function, { x: c * (boxW + BOX_GAP), y, w: boxW, h, column: c });
         y += h + ROW_GAP;
       }
       height = Math.max(height, y);
     });
+    // An edge that skips columns runs below the boxes it passes, so it is not hidden behind them.
+    const bottoms = columns.map((column) => Math.max(...column.map((fn) => place.get(fn.function).y + place.get(fn.function).h)));
+    const lanes = [];
     const root = svg("svg", { width: columns.length * (boxW + BOX_GAP) - BOX_GAP + 2, height: height + 2,
                               role: "img", "aria-label": `dependency graph of the ${graph.mode} model` });
     const defs = svg("defs", {}, root);
@@ -190,11 +199,20 @@
         const to = place.get(dep);
         if (!to) continue;
         const x1 = from.x + from.w, y1 = from.y + 16, x2 = to.x, y2 = to.y + 16;
-        const bend = Math.max(20, (x2 - x1) / 2);
-        svg("path", { class: "edge", d: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`,
-                      "marker-end": "url(#engine-arrow)" }, edges);
+        let d;
+        if (to.column - from.column > 1) {
+          const lane = Math.max(...bottoms.slice(from.column + 1, to.column)) + 8 + 6 * lanes.length;
+          lanes.push(lane);
+          const xa = x1 + BOX_GAP / 2, xb = x2 - BOX_GAP / 2;
+          d = `M${x1},${y1} C${xa},${y1} ${xa},${lane} ${xa + 12},${lane} L${xb - 12},${lane} C${xb},${lane} ${xb},${y2} ${x2},${y2}`;
+        } else {
+          const bend = Math.max(20, (x2 - x1) / 2);
+          d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
+        }
+        svg("path", { class: "edge", d, "marker-end": "url(#engine-arrow)" }, edges);
       }
     }
+    root.setAttribute("height", Math.max(height, ...lanes.map((lane) => lane + 8)) + 2);
     for (const fn of graph.functions) {
       const at = place.get(fn.function);
       const group = svg("g", { class: "fn", "data-function": fn.function, transform: `translate(${at.x + 1},${at.y + 1})` }, root);
@@ -202,7 +220,7 @@
       const title = svg("text", { class: "box-title", x: BOX_PAD, y: 15 }, group);
       title.textContent = `${fn.function}${fn.chained ? " ↺" : ""}`;
       const counts = svg("text", { x: BOX_PAD, y: 28 }, group);
-      counts.textContent = Object.entries(fn.states).map(([s, n]) => `${n} ${STATE_TEXT[s] || s}`).join(" · ");
+      counts.textContent = Object.entries(fn.states).map(([s, n]) => `${n} ${STATE_SHORT[s] || s}`).join(" · ");
       svg("title", {}, title).textContent = `${fn.calls} calls of ${fn.function}` +
         (fn.chained ? " (its calls read each other)" : "");
       fn.nodes.forEach((node, i) => {
