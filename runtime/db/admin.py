@@ -383,7 +383,7 @@ class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
         """The stored preview, clipped to fit the list."""
         return _clipped(obj.preview, 30)
 
-    @admin.display(description="time", ordering="duration")
+    @admin.display(description="execution time", ordering="duration")
     def execution_time(self, obj: Memo) -> str:
         """How long the last execution took, rounded."""
         return _milliseconds(obj.duration)
