@@ -317,12 +317,11 @@ def _dependents(namespace_id: int, key_digest: str) -> str:
 class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
     """Memo entries: filter, search by call prefix, inspect value and dependencies, invalidate."""
 
-    list_display = ("call", "owner", "value_text", "changed_at", "verified_at", "execution_time", "maintained",
-                    "written_at")
+    list_display = ("call", "owner", "value_text", "changed", "verified_at", "execution_time", "written_at")
     list_display_links = ("call",)
     list_select_related = ("namespace",)
     list_filter = (NamespaceFilter, FunctionFilter, CodeVersionFilter, ChangedAtFilter)
-    sortable_by = ("changed_at",)
+    sortable_by = ("changed",)
     search_fields = ("label",)
     search_help_text = "Calls whose text starts with this (case-sensitive), e.g. double(rt, 1 — indexed."
     actions = ("invalidate", "invalidate_with_dependents")
@@ -373,6 +372,11 @@ class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
         self.message_user(request, f"Invalidated {memos:,} memos ({edges:,} dependency edges removed).",
                           messages.SUCCESS)
 
+    @admin.display(description="changed", ordering="changed_at")
+    def changed(self, obj: Memo) -> int:
+        """The revision its value last changed at."""
+        return obj.changed_at
+
     @admin.display(description="call", ordering="label")
     def call(self, obj: Memo) -> SafeString:
         """The call's text, clipped to fit the list (whole in its tooltip and on the change page)."""
@@ -381,14 +385,14 @@ class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
     @admin.display(description="value")
     def value_text(self, obj: Memo) -> SafeString:
         """The stored preview, clipped to fit the list."""
-        return _clipped(obj.preview, 30)
+        return _clipped(obj.preview, 26)
 
     @admin.display(description="execution time", ordering="duration")
     def execution_time(self, obj: Memo) -> str:
         """How long the last execution took, rounded."""
         return _milliseconds(obj.duration)
 
-    @admin.display(description="verified at")
+    @admin.display(description="verified")
     def verified_at(self, obj: Memo) -> int:
         """The last revision the memo was known current at (its execution, or a later re-verification)."""
         return obj.verified_at  # type: ignore[attr-defined]  # annotated by get_queryset

@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -147,23 +148,31 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
 class BatchAdmin(ServiceWrittenAdmin):
     """Batches (their numbers are runtime inputs; deleted ones stay, marked), linking to their records."""
 
-    list_display = ["number", "dataset", "rows", "source", "revision", "records", "hash", "created_at",
-                    "replaced_at", "deleted_at"]
+    list_display = ["number", "dataset", "rows", "source", "revision", "records", "hash", "created_at", "changed"]
     list_filter = ["dataset", ("deleted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["dataset"]
 
     class Media:
         css = {"all": ["runtime/admin.css"]}  # one line per row
 
-    @admin.display(description="training records")
+    @admin.display(description="records")
     def records(self, obj: Batch) -> SafeString:
-        """A link to the training records whose newest batch is this one."""
-        return _link("admin:regression_batchrun_changelist", "training records", f"batch__id__exact={obj.pk}")
+        """A link to the training records whose newest batch is this one (the list is called Training records)."""
+        return _link("admin:regression_batchrun_changelist", "records", f"batch__id__exact={obj.pk}")
 
     @admin.display(description="content hash")
     def hash(self, obj: Batch) -> SafeString:
-        """The first 12 hex digits of the content hash (all of it in the tooltip)."""
-        return format_html('<span title="{}">{}…</span>', obj.content_hash, obj.content_hash[:12])
+        """The first 8 hex digits of the content hash (all of it in the tooltip)."""
+        return format_html('<span title="{}">{}…</span>', obj.content_hash, obj.content_hash[:8])
+
+    @admin.display(description="replaced or deleted")
+    def changed(self, obj: Batch) -> str:
+        """When it was deleted or last replaced (its full timestamps are on its page)."""
+        if obj.deleted_at is not None:
+            return f"deleted {formats.localize(timezone.localtime(obj.deleted_at))}"
+        if obj.replaced_at is not None:
+            return f"replaced {formats.localize(timezone.localtime(obj.replaced_at))}"
+        return "–"
 
 
 @admin.register(BatchRun)
@@ -171,7 +180,7 @@ class BatchRunAdmin(ServiceWrittenAdmin):
     """One model per (data revision, mode) and what bringing it up to date cost."""
 
     list_display = ["revision", "dataset", "batch_number", "mode_name", "rows_total", "wall_time", "iterations",
-                    "converged", "executed", "reused", "loss_text", "created_at"]
+                    "converged", "executed", "reused", "loss_text"]
     list_filter = ["dataset", "mode", "converged", "diverged"]
     list_select_related = ["dataset", "batch"]
 

@@ -169,8 +169,8 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
         _shoot(page, "admin-memos.png")
         header = page.locator("#result_list thead th")
         expect(page.locator("#result_list tbody tr").first).to_contain_text("engine view")
-        table = page.locator("#result_list").bounding_box()
-        assert table is not None and table["width"] <= 1280 - table["x"]
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
         first_row = page.locator("#result_list tbody tr").first.bounding_box()
         assert first_row is not None and first_row["height"] < 60
         assert header.count() >= 8
@@ -178,8 +178,8 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
         page.goto(f"{live_server.url}/admin/regression/batchrun/")
         _shoot(page, "admin-runs.png")
         expect(page.locator("#content h1")).to_contain_text("Select training record to view")
-        table = page.locator("#result_list").bounding_box()
-        assert table is not None and table["width"] <= 1280 - table["x"]
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
         wall = page.locator("#result_list tbody tr").first.locator("td.field-wall_time").inner_text()
         assert re.fullmatch(r"[\d,]+\.\d\d ms", wall), wall  # rounded, not 64.81213600000046
 
@@ -188,5 +188,7 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
         expect(page.locator("#content")).not_to_contain_text("Batchs")
         page.goto(f"{live_server.url}/admin/regression/batch/")
         _shoot(page, "admin-batches.png")
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
         browser.close()
     assert errors == []
