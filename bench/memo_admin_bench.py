@@ -49,11 +49,11 @@ def fill(rows: int) -> None:
             """
             INSERT INTO runtime_memo (namespace_id, function, args_key, label, key_digest, value, value_digest,
                                       preview, changed_at, executed_at, code_version, duration, written_at,
-                                      deps, written_by)
+                                      deps, written_by, maintained, input_count)
             SELECT ns.id, 'bench.fn' || (g %% %(f)s), '(' || g || ',)', 'fn' || (g %% %(f)s) || '(rt, ' || g || ')',
                    md5(g::text) || substr(md5('x' || g), 1, 8), decode(md5(g::text) || md5('y' || g), 'hex'),
                    substr(md5(g::text), 1, 32), g::text, 1 + g %% 1000, 999, '0:v' || (g %% 3), random() / 100, now(),
-                   decode('6d90', 'hex'), 'bench'
+                   decode('6d90', 'hex'), 'bench', false, 0
             FROM generate_series(1, %(rows)s) g
             JOIN runtime_namespace ns ON ns.name = 'bench-' || (g %% %(n)s)
             """ % {"rows": rows, "f": FUNCTIONS, "n": NAMESPACES}
@@ -118,7 +118,7 @@ def main() -> None:
          "&code_version=0:v1"),
         ("memo list, code version", memos + "?code_version=0:v2"),
         ("memo list, changed at current revision", memos + "?changed=current"),
-        ("memo list, sorted by changed_at, namespace", memos + f"?namespace__id__exact={ns}&o=5"),
+        ("memo list, sorted by changed_at, namespace", memos + f"?namespace__id__exact={ns}&o=4"),
         ("memo list, search 'fn7(rt, 12'", memos + "?q=fn7(rt%2C+12"),
         ("memo page", reverse("admin:runtime_memo_change", args=[memo.pk])),
         ("namespace list", reverse("admin:runtime_namespace_changelist")),

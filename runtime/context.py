@@ -111,9 +111,9 @@ class Context(ABC):
         #: The registry generation whose declared code this runtime last matched with its store.
         self.code_seen = -1
 
-    def emit(self, kind: str, key: Key) -> None:
-        """Give every listener the event ``kind`` of ``key`` at the current revision."""
-        event = Event(kind, key, self.storage.revision)
+    def emit(self, kind: str, key: Key, reason: str | None = None, cause: Key | None = None) -> None:
+        """Give every listener the event ``kind`` of ``key`` at the current revision (and why, for an execution)."""
+        event = Event(kind, key, self.storage.revision, reason, cause)
         for listener in list(self.listeners):
             listener(event)
 

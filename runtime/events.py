@@ -39,17 +39,44 @@ class Counters:
         return asdict(self)
 
 
+#: Why a call executes (``Event.reason`` of ``will_execute``), and what ``cause`` names then.
+REASONS = {
+    "new": "no memo yet (first call, or collected)",
+    "code": "the code of ``cause`` (the call itself, or a dependency) changed",
+    "failed": "its last execution raised",
+    "input": "the input ``cause`` changed",
+    "derived": "the derived dependency ``cause`` changed",
+    "missing": "the dependency ``cause`` has no memo or is no longer declared",
+}
+
+
 class Event(NamedTuple):
-    """One thing the engine did to one key at one revision."""
+    """One thing the engine did to one key at one revision; ``will_execute`` also says why (``reason``, ``cause``)."""
 
     kind: str
     key: Key
     revision: int
+    reason: str | None = None
+    cause: Key | None = None
 
     @property
     def label(self) -> str:
         """The call as text, e.g. ``double(rt, 1)``."""
         return call_label(self.key)
+
+    @property
+    def why(self) -> str | None:
+        """Why it executes, as text, e.g. ``input batch(rt, 7) changed`` or ``code of statistics changed``."""
+        cause = self.key if self.cause is None else self.cause
+        texts = {
+            "new": "no memo yet",
+            "failed": "its last execution raised",
+            "code": f"code of {cause[0].rsplit('.', 1)[-1]} changed",
+            "input": f"input {call_label(cause)} changed",
+            "derived": f"{call_label(cause)} changed",
+            "missing": f"{call_label(cause)} has no memo",
+        }
+        return None if self.reason is None else texts.get(self.reason, self.reason)
 
 
 Listener = Callable[[Event], Any]

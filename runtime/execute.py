@@ -27,7 +27,13 @@ class Suspend(BaseException):
 
 
 def execute(
-    rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], old: Memo | None, derived_changed: bool = True
+    rt: Context,
+    fn: DerivedFunction,
+    key: Key,
+    args: tuple[Any, ...],
+    old: Memo | None,
+    derived_changed: bool = True,
+    reason: tuple[str, Key | None] = ("new", None),
 ) -> Memo:
     """Run ``fn`` for ``key`` at the current revision and store the new memo.
 
@@ -37,6 +43,7 @@ def execute(
     nothing but inputs changed.  An exception stores no new value; the old memo, if any, is
     kept as this call's failure marker (see ``runtime.memo.failed_code``), and the error is
     raised again, without executing, wherever the same top-level call asks for ``key`` again.
+    ``reason`` (a ``runtime.events.REASONS`` kind and its cause) goes to listeners with ``will_execute``.
     """
     thread = rt.thread
     stack = thread.stack
@@ -47,7 +54,7 @@ def execute(
     thread.frame = frame
     thread.in_progress[key] = None
     if rt.listeners:
-        rt.emit("will_execute", key)
+        rt.emit("will_execute", key, *reason)
     start = perf_counter()
     try:
         value = freeze(fn.body(rt, *args))

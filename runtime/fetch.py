@@ -82,7 +82,8 @@ def fetch_memo(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...]
         memo = storage.get_memo(key)
         if memo is not None and memo.code != fn.code:
             # Other code's memo is not even previous_output; this call's failure marker is.
-            return execute(rt, fn, key, args, memo if memo.code == failed_code(fn.code) else None)
+            failed = memo.code == failed_code(fn.code)
+            return execute(rt, fn, key, args, memo if failed else None, reason=("failed" if failed else "code", None))
         if memo is None:
             return execute(rt, fn, key, args, None)
         if memo.verified_at == storage.revision:

@@ -9,7 +9,7 @@ recursion.
 
 A maintained memo's inputs are not walked: its derived dependencies are checked as above,
 then the store's change log is asked which inputs changed since the memo was verified
-(``inputs_changed``), so the cost follows the change, not the number of inputs.  Whether
+(``changed_input``), so the cost follows the change, not the number of inputs.  Whether
 only inputs changed is passed on to ``execute``, which lets ``changes`` report them.
 """
 from __future__ import annotations
@@ -23,10 +23,6 @@ from .keys import Key, denormalize_args
 from .memo import Memo
 from .storage.base import Storage
 
-#: Why a memo must re-execute, as the walk records it: a derived dependency, or only inputs.
-DERIVED, INPUTS = "derived", "inputs"
-
-
 def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...], memo: Memo) -> Memo:
     """Bring ``memo`` of ``key`` up to the current revision and return the valid memo.
 
@@ -39,6 +35,8 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
     in_progress = rt.thread.in_progress
     lookup = REGISTRY.lookup
     storage.prefetch(key)
+    # Each entry: [key, memo, next dependency, why it must re-execute (None: not known to)],
+    # the why being a ``runtime.events.REASONS`` kind and its cause.
     stack: list[list[Any]] = [[key, memo, 0, None]]
     on_stack = {key}
     while True:
@@ -51,23 +49,26 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             dep = deps[i]
             dep_fn = lookup(dep[0])
             if dep_fn is None:
-                changed = DERIVED
+                changed = ("missing", dep)
                 break
             if dep_fn.is_input:
                 record = storage.get_input(dep)
                 if record is not None and record.changed_at > verified_at:
-                    changed = INPUTS
+                    changed = ("input", dep)
                     break
             else:
                 dep_memo = storage.get_memo(dep)
-                if dep_memo is None or dep_memo.code != dep_fn.code or dep in in_progress or dep in on_stack:
-                    changed = DERIVED
+                if dep_memo is None or dep in in_progress or dep in on_stack:
+                    changed = ("missing", dep)
+                    break
+                if dep_memo.code != dep_fn.code:
+                    changed = ("code", dep)
                     break
                 if dep_memo.verified_at != revision:
                     push = [dep, dep_memo, 0, None]
                     break
                 if dep_memo.changed_at > verified_at:
-                    changed = DERIVED
+                    changed = ("derived", dep)
                     break
             i += 1
         entry[2] = i
@@ -75,20 +76,23 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             stack.append(push)
             on_stack.add(push[0])
             continue
-        if not changed and node_memo.inputs is not None and inputs_changed(storage, node_memo):
-            changed = INPUTS
+        if not changed and node_memo.inputs is not None:
+            first = changed_input(storage, node_memo)
+            if first is not None:
+                changed = ("input", first)
         stack.pop()
         on_stack.discard(node)
         if changed:
+            derived_changed = changed[0] != "input"
             if not stack:
-                return execute(rt, fn, key, args, node_memo, changed == DERIVED)
+                return execute(rt, fn, key, args, node_memo, derived_changed, changed)
             node_fn = lookup(node[0])
             assert isinstance(node_fn, DerivedFunction)  # its memo was pushed only if it is declared derived
             try:
-                execute(rt, node_fn, node, denormalize_args(node[1]), node_memo, changed == DERIVED)
+                execute(rt, node_fn, node, denormalize_args(node[1]), node_memo, derived_changed, changed)
             except Exception:
                 # The dependent re-executes and meets the error itself (raised again, not re-run).
-                stack[-1][3] = DERIVED
+                stack[-1][3] = ("derived", node)
             continue
         storage.mark_verified(node, node_memo)
         rt.counters.verifications += 1
@@ -98,8 +102,8 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
             return node_memo
 
 
-def inputs_changed(storage: Storage, memo: Memo) -> bool:
-    """Whether an input of maintained ``memo`` changed after it was verified.
+def changed_input(storage: Storage, memo: Memo) -> Key | None:
+    """An input of maintained ``memo`` that changed after it was verified (the first the memo read), or None.
 
     Asks the store's change log for the inputs changed since, and the memo which of those it
     depends on; only when the log cannot tell does it walk every input dependency.
@@ -108,10 +112,10 @@ def inputs_changed(storage: Storage, memo: Memo) -> bool:
     verified_at = memo.verified_at
     changed = storage.inputs_changed_since(verified_at)
     if changed is not None:
-        return bool(changed) and bool(memo.inputs.seen(changed))
+        return next(iter(memo.inputs.seen(changed)), None) if changed else None
     get_input = storage.get_input
     for dep, _ in memo.inputs.entries():
         record = get_input(dep)
         if record is not None and record.changed_at > verified_at:
-            return True
-    return False
+            return dep
+    return None

@@ -11,6 +11,9 @@ from salsaweb.views import favicon, healthz
 
 register_converter(IdConverter, "id")  # before the apps' routes, which use <id:...>
 
+# The admin's lists need the width at 1280 px (the models are in the breadcrumbs and the index).
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),

@@ -97,6 +97,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
     list_per_page = 100
 
+    class Media:
+        css = {"all": ["runtime/admin.css"]}
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Rows are created by running functions, not here."""
         return False
@@ -113,6 +116,84 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # -- list filters -------------------------------------------------------------------------
 
 
+class NamespaceFilter(admin.SimpleListFilter):
+    """By namespace, each named by what owns it (a dataset's name rather than ``regression-<hex>``)."""
+
+    title = "dataset (namespace)"
+    parameter_name = "namespace__id__exact"  # the links from the namespace and dataset pages use it
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        """Every namespace not marked deleted, by owner text (its name when no app owns it)."""
+        rows = list(Namespace.objects.filter(deleted_at__isnull=True).order_by("name").values_list("id", "name"))
+        owners = _request_owners(request, [name for _, name in rows])
+        choices = [(str(ns_id), owners[name][0] if name in owners else name) for ns_id, name in rows]
+        return sorted(choices, key=lambda choice: choice[1].lower())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """Rows of the chosen namespace (through each table's namespace-first index)."""
+        value = self.value()
+        return queryset.filter(namespace_id=int(value)) if value and value.isdigit() else queryset
+
+
+def _owner_pairs(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{name: (text, url)}`` of the named namespaces' owners, from each ``MEMO_STORE_NAMESPACE_OWNERS`` function."""
+    pairs: dict[str, tuple[str, str]] = {}
+    for path in getattr(settings, "MEMO_STORE_NAMESPACE_OWNERS", ()):
+        for name, pair in import_string(path)(names).items():
+            pairs.setdefault(name, pair)
+    return pairs
+
+
+def _request_owners(request: HttpRequest, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``_owner_pairs`` kept on the request, so the filter and the page's rows ask the owners once between them."""
+    known: dict[str, tuple[str, str] | None] = request.__dict__.setdefault("_namespace_owners", {})
+    missing = [name for name in names if name not in known]
+    if missing:
+        found = _owner_pairs(missing)
+        known.update({name: found.get(name) for name in missing})
+    return {name: known[name] for name in names if known[name] is not None}  # type: ignore[misc]
+
+
+class OwnedRowsChangeList(ChangeList):
+    """A list of rows of namespaces (memos, inputs, the log), with the owners of the page's namespaces found together."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        """The page's rows, each with ``owner_link`` (the namespace's name when no app owns it)."""
+        super().get_results(request)
+        owners = _request_owners(request, sorted({row.namespace.name for row in self.result_list}))
+        for row in self.result_list:
+            found = owners.get(row.namespace.name)
+            row.owner_link = format_html('<a href="{}">{}</a>', found[1], found[0]) if found else row.namespace.name
+
+
+class OwnerColumn:
+    """The ``dataset`` column of a namespaced row's list (its namespace's owner) and the change list that fills it."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        """A change list that finds the owners of a page's namespaces in one go."""
+        return OwnedRowsChangeList
+
+    @admin.display(description="dataset")
+    def owner(self, obj: Any) -> SafeString | str:
+        """What owns the row's namespace, linked (the namespace's name when nothing does)."""
+        link = getattr(obj, "owner_link", None)
+        if link is None:  # a change page: one row
+            link = namespace_owners([obj.namespace.name]).get(obj.namespace.name) or obj.namespace.name
+        return link
+
+
+def _clipped(text: str, limit: int) -> SafeString:
+    """``text`` cut to ``limit`` characters with an ellipsis, the whole of it in a tooltip."""
+    if len(text) <= limit:
+        return format_html("{}", text)
+    return format_html('<span title="{}">{}…</span>', text, text[: limit - 1])
+
+
+def _milliseconds(seconds: float) -> str:
+    """A duration rounded for reading: ``0.42 ms``, ``64.81 ms``, ``1.25 s``."""
+    return f"{seconds * 1000:,.2f} ms" if seconds < 1 else f"{seconds:,.2f} s"
+
+
 class FunctionFilter(admin.SimpleListFilter):
     """By function; choices by a loose scan of the (namespace, function) index, the filter uses that index."""
 
@@ -123,7 +204,7 @@ class FunctionFilter(admin.SimpleListFilter):
         """The functions present in the selected namespace (or in any)."""
         namespace = _selected_namespace(request)
         functions = distinct_functions(model_admin.model, None if namespace is None else [namespace])
-        return [(fn, fn) for fn in functions]
+        return [(fn, fn.rsplit(".", 1)[-1]) for fn in functions]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         """Rows of the chosen function."""
@@ -233,19 +314,19 @@ def _dependents(namespace_id: int, key_digest: str) -> str:
 
 
 @admin.register(Memo)
-class MemoAdmin(ReadOnlyAdmin):
+class MemoAdmin(OwnerColumn, ReadOnlyAdmin):
     """Memo entries: filter, search by call prefix, inspect value and dependencies, invalidate."""
 
-    list_display = ("label", "namespace", "function", "preview", "changed_at", "verified_at", "code_version",
-                    "execution_time", "maintained", "written_at")
+    list_display = ("call", "owner", "value_text", "changed", "verified_at", "execution_time", "written_at")
+    list_display_links = ("call",)
     list_select_related = ("namespace",)
-    list_filter = ("namespace", FunctionFilter, CodeVersionFilter, ChangedAtFilter)
-    sortable_by = ("changed_at",)
+    list_filter = (NamespaceFilter, FunctionFilter, CodeVersionFilter, ChangedAtFilter)
+    sortable_by = ("changed",)
     search_fields = ("label",)
     search_help_text = "Calls whose text starts with this (case-sensitive), e.g. double(rt, 1 — indexed."
     actions = ("invalidate", "invalidate_with_dependents")
     fieldsets = (
-        (None, {"fields": ("label", "namespace", "function", "args_key", "key_digest")}),
+        (None, {"fields": ("label", "owner", "namespace", "function", "args_key", "key_digest")}),
         ("Value", {"fields": ("value_preview", "value_digest")}),
         ("Revisions", {"fields": ("changed_at", "executed_at", "verified_at", "namespace_revision")}),
         ("Execution", {"fields": ("code_version", "execution_time", "written_at")}),
@@ -291,12 +372,27 @@ class MemoAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Invalidated {memos:,} memos ({edges:,} dependency edges removed).",
                           messages.SUCCESS)
 
+    @admin.display(description="changed", ordering="changed_at")
+    def changed(self, obj: Memo) -> int:
+        """The revision its value last changed at."""
+        return obj.changed_at
+
+    @admin.display(description="call", ordering="label")
+    def call(self, obj: Memo) -> SafeString:
+        """The call's text, clipped to fit the list (whole in its tooltip and on the change page)."""
+        return _clipped(obj.label, 60)
+
+    @admin.display(description="value")
+    def value_text(self, obj: Memo) -> SafeString:
+        """The stored preview, clipped to fit the list."""
+        return _clipped(obj.preview, 26)
+
     @admin.display(description="execution time", ordering="duration")
     def execution_time(self, obj: Memo) -> str:
-        """Seconds the last execution took, readably."""
-        return f"{obj.duration * 1000:.3g} ms" if obj.duration < 1 else f"{obj.duration:.3g} s"
+        """How long the last execution took, rounded."""
+        return _milliseconds(obj.duration)
 
-    @admin.display(description="verified at")
+    @admin.display(description="verified")
     def verified_at(self, obj: Memo) -> int:
         """The last revision the memo was known current at (its execution, or a later re-verification)."""
         return obj.verified_at  # type: ignore[attr-defined]  # annotated by get_queryset
@@ -355,15 +451,15 @@ class MemoAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InputValue)
-class InputValueAdmin(ReadOnlyAdmin):
+class InputValueAdmin(OwnerColumn, ReadOnlyAdmin):
     """Input values: filter by namespace, function and tombstones; see the memos that read each."""
 
-    list_display = ("call", "namespace", "preview", "changed_at", "deleted", "updated_at")
+    list_display = ("call", "owner", "value_text", "changed_at", "deleted", "updated_at")
     list_select_related = ("namespace",)
-    list_filter = ("namespace", FunctionFilter, "deleted")
+    list_filter = (NamespaceFilter, FunctionFilter, "deleted")
     sortable_by = ("changed_at",)
     fieldsets = (
-        (None, {"fields": ("call", "namespace", "function", "args_key", "key_digest")}),
+        (None, {"fields": ("call", "owner", "namespace", "function", "args_key", "key_digest")}),
         ("Value", {"fields": ("value_preview", "deleted", "changed_at", "updated_at")}),
         ("Dependents", {"fields": ("dependents",)}),
     )
@@ -379,6 +475,11 @@ class InputValueAdmin(ReadOnlyAdmin):
         return _call_text(obj.function, obj.args_key)
 
     @admin.display(description="value")
+    def value_text(self, obj: InputValue) -> SafeString:
+        """The stored preview, clipped to fit the list."""
+        return _clipped(obj.preview, 48)
+
+    @admin.display(description="value")
     def value_preview(self, obj: InputValue) -> str:
         """The decoded value, rendered briefly, with its size."""
         return _value_preview(InputValue, obj)
@@ -390,12 +491,12 @@ class InputValueAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RevisionLog)
-class RevisionLogAdmin(ReadOnlyAdmin):
+class RevisionLogAdmin(OwnerColumn, ReadOnlyAdmin):
     """The input changes, newest first: which revision each started, and which process made it."""
 
-    list_display = ("revision", "namespace", "action", "args", "function", "process", "created_at")
+    list_display = ("revision", "owner", "action", "args", "process", "created_at")
     list_select_related = ("namespace",)
-    list_filter = ("namespace", "action")
+    list_filter = (NamespaceFilter, "action")
     sortable_by = ()
 
 
@@ -416,11 +517,7 @@ def _count_text(count: int) -> str:
 
 def namespace_owners(names: Sequence[str]) -> dict[str, SafeString]:
     """Links to the owners of the named namespaces, from each ``MEMO_STORE_NAMESPACE_OWNERS`` function (first wins)."""
-    links: dict[str, SafeString] = {}
-    for path in getattr(settings, "MEMO_STORE_NAMESPACE_OWNERS", ()):
-        for name, (text, url) in import_string(path)(names).items():
-            links.setdefault(name, format_html('<a href="{}">{}</a>', url, text))
-    return links
+    return {name: format_html('<a href="{}">{}</a>', url, text) for name, (text, url) in _owner_pairs(names).items()}
 
 
 class NamespaceChangeList(ChangeList):

@@ -11,7 +11,13 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model, QuerySet, Subquery
 
-from .models import Memo, Namespace
+from runtime.keys import Key
+
+from .models import InputValue, Memo, Namespace
+from .rows import key_digest
+
+#: Keys looked up per query (SQLite allows 999 parameters).
+_KEYS_PER_QUERY = 500
 
 
 def memo_none() -> QuerySet[Memo]:
@@ -34,6 +40,25 @@ def namespace_memo_list(*, name: str) -> QuerySet[Memo]:
         .with_verified_at()
         .order_by("-changed_at", "-id")
     )
+
+
+def namespace_row_ids(*, name: str, memos: Iterable[Key], inputs: Iterable[Key]) -> dict[Key, int]:
+    """The row ids of the given memo and input keys in namespace ``name`` (keys without a row are left out).
+
+    By ``key_digest`` through the (namespace, key_digest) indexes, a few hundred keys per query; for links to the admin.
+    """
+    namespace = Namespace.objects.filter(name=name).values_list("id", flat=True).first()
+    found: dict[Key, int] = {}
+    if namespace is None:
+        return found
+    for model, keys in ((Memo, memos), (InputValue, inputs)):
+        by_digest = {key_digest(key[0], key[1]): key for key in keys}
+        digests = list(by_digest)
+        for start in range(0, len(digests), _KEYS_PER_QUERY):
+            rows = model.objects.filter(namespace_id=namespace, key_digest__in=digests[start:start + _KEYS_PER_QUERY])
+            for digest, row_id in rows.values_list("key_digest", "id"):
+                found[by_digest[digest]] = row_id
+    return found
 
 
 def namespace_id_subquery(*, name: Any) -> Subquery:

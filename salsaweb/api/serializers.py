@@ -160,6 +160,65 @@ class OptimumSerializer(serializers.Serializer):
     loss = FiniteFloatField(allow_null=True)
 
 
+class WorkReasonSerializer(serializers.Serializer):
+    """Why calls of a function executed, and how many did for that reason."""
+
+    why = serializers.CharField(read_only=True, help_text='e.g. "input batch(rt, 7) changed", "code of statistics changed"')
+    count = serializers.IntegerField(read_only=True)
+
+
+class WorkFunctionSerializer(serializers.Serializer):
+    """One derived function's share of an update's engine work."""
+
+    function = serializers.CharField(read_only=True)
+    executed = serializers.IntegerField(read_only=True, help_text="Calls that ran.")
+    hits = serializers.IntegerField(read_only=True, help_text="Calls served from a memo already current.")
+    verified = serializers.IntegerField(read_only=True, help_text="Memos re-verified at this revision without running.")
+    backdated = serializers.IntegerField(read_only=True, help_text="Executions whose value was unchanged (early cutoff).")
+    reasons = WorkReasonSerializer(many=True, read_only=True)
+
+
+class WorkSerializer(serializers.Serializer):
+    """What the engine did to bring a mode up to date: totals and per function (empty for records made before)."""
+
+    executed = serializers.IntegerField(read_only=True)
+    hits = serializers.IntegerField(read_only=True)
+    verified = serializers.IntegerField(read_only=True)
+    backdated = serializers.IntegerField(read_only=True)
+    functions = WorkFunctionSerializer(many=True, read_only=True)
+
+
+class GraphNodeSerializer(serializers.Serializer):
+    """One call of the graph: its text, what the run did with it, and its admin row."""
+
+    label = serializers.CharField(read_only=True)
+    state = serializers.ChoiceField(choices=["executed", "verified", "reused", "input", "deleted", "unset"], read_only=True)
+    url = serializers.CharField(read_only=True, allow_null=True, help_text="The memo's or input's admin page.")
+
+
+class GraphFunctionSerializer(serializers.Serializer):
+    """The calls of one function in the graph, the functions they read, and their states."""
+
+    function = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=["derived", "input"], read_only=True)
+    calls = serializers.IntegerField(read_only=True)
+    states = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    deps = serializers.ListField(child=serializers.CharField(), read_only=True)
+    chained = serializers.BooleanField(read_only=True, help_text="Its calls also read each other.")
+    nodes = GraphNodeSerializer(many=True, read_only=True, help_text="The first 200 calls.")
+
+
+class GraphSerializer(serializers.Serializer):
+    """A mode's model as the engine holds it: the dependency graph below its last iteration, grouped by function."""
+
+    mode = serializers.ChoiceField(choices=Mode.choices, read_only=True)
+    revision = serializers.IntegerField(read_only=True, help_text="The data revision of the run that colours it.")
+    store_revision = serializers.IntegerField(read_only=True, help_text="The engine revision the graph was read at.")
+    root = serializers.CharField(read_only=True)
+    calls = serializers.IntegerField(read_only=True)
+    functions = GraphFunctionSerializer(many=True, read_only=True)
+
+
 class TrainedModelSerializer(serializers.Serializer):
     """A mode's model of the data at a revision."""
 
@@ -189,6 +248,7 @@ class TrainedModelSerializer(serializers.Serializer):
     message = serializers.CharField()
     warnings = serializers.ListField(child=serializers.CharField())
     wall_ms = FiniteFloatField(allow_null=True)
+    work = WorkSerializer(read_only=True)
 
 
 class PredictRequestSerializer(serializers.Serializer):
@@ -228,12 +288,13 @@ class RunSerializer(serializers.ModelSerializer):
     gradient_error = FiniteFloatField(allow_null=True)
     learning_rate = FiniteFloatField(allow_null=True)
     momentum = FiniteFloatField(allow_null=True)
+    work = WorkSerializer(read_only=True)
 
     class Meta:
         model = BatchRun
         fields = ["revision", "first_batch", "batch", "mode", "rows_batch", "rows_total", "wall_ms", "iterations",
-                  "converged", "diverged", "executed", "reused", "loss", "gradient_error", "learning_rate", "momentum",
-                  "message", "created_at"]
+                  "converged", "diverged", "executed", "reused", "work", "loss", "gradient_error", "learning_rate",
+                  "momentum", "message", "created_at"]
         read_only_fields = fields
 
     #: The fields that are floats, served as null when NaN or infinite.

@@ -17,6 +17,7 @@ urlpatterns = [
     path("datasets/<id:dataset_id>/batches/", views.BatchListView.as_view(), name="dataset-batches"),
     path("datasets/<id:dataset_id>/batches/<id:number>/", views.BatchDetailView.as_view(), name="dataset-batch"),
     path("datasets/<id:dataset_id>/model/", views.ModelView.as_view(), name="dataset-model"),
+    path("datasets/<id:dataset_id>/graph/", views.GraphView.as_view(), name="dataset-graph"),
     path("datasets/<id:dataset_id>/predict/", views.PredictView.as_view(), name="dataset-predict"),
     path("datasets/<id:dataset_id>/runs/", views.RunListView.as_view(), name="dataset-runs"),
     path("datasets/<id:dataset_id>/curves/", views.CurveListView.as_view(), name="dataset-curves"),

@@ -44,6 +44,7 @@ from .serializers import (
     BatchSerializer,
     CurveSerializer,
     DatasetSerializer,
+    GraphSerializer,
     MemoSerializer,
     ModelQuerySerializer,
     PredictionSerializer,
@@ -395,6 +396,35 @@ def model_or_404(dataset: Dataset, mode: str, revision: int | None) -> dict[str,
     if revision is not None and revision > latest:
         raise NoSuchRevision(mode=mode, revision=revision, latest=latest, latest_model=latest_model)
     raise NotTrained(mode=mode, revision=revision, latest_model=latest_model)
+
+
+class GraphView(DatasetScopedMixin, generics.GenericAPIView):
+    """A mode's model as the engine holds it: what its last iteration depends on, and what the run did with each call."""
+
+    serializer_class = GraphSerializer
+
+    @extend_schema(
+        summary="The dependency graph of a mode's model (default: the dataset's first) at a revision (default: latest)",
+        parameters=[ModelQuerySerializer],
+        responses={200: GraphSerializer, **error_responses(*READ_CODES, *MODEL_CODES)},
+    )
+    def get(self, request: Request, dataset_id: int) -> Response:
+        """Calls grouped by function, coloured executed / verified / reused by the run, linked to the admin."""
+        dataset = self.get_dataset()
+        query = ModelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        mode = selectors.dataset_mode(dataset=dataset, mode=query.validated_data.get("mode"))
+        revision = query.validated_data.get("revision")
+        model_or_404(dataset, mode, revision)
+        graph = selectors.model_graph(dataset=dataset, mode=mode, data_version=revision)
+        if graph is None:  # trained, but its memos were collected since
+            raise NotTrained(mode=mode, revision=revision,
+                             latest_model=selectors.model_revision_latest(dataset=dataset, mode=mode))
+        return Response(GraphSerializer(graph).data)
+
+    def query_parameters(self) -> set[str]:
+        """``mode`` and ``revision``."""
+        return set(ModelQuerySerializer().fields)
 
 
 class PredictView(DatasetScopedMixin, generics.GenericAPIView):

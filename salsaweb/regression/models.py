@@ -90,6 +90,7 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["dataset", "number"]
+        verbose_name_plural = "batches"
         constraints = [
             models.UniqueConstraint(fields=["dataset", "number"], name="regression_batch_unique_number"),
             models.UniqueConstraint(fields=["dataset", "content_hash"], condition=models.Q(deleted_at__isnull=True),
@@ -115,13 +116,20 @@ class BatchRun(models.Model):
         default=1, help_text="Workers that started this update (over 1: earlier ones crashed or failed)."
     )
     rows_batch = models.PositiveIntegerField()
-    rows_total = models.PositiveIntegerField()
+    rows_total = models.PositiveIntegerField(verbose_name="rows")
     wall_ms = models.FloatField(help_text="Wall time of the update: engine, store and numpy.")
     iterations = models.PositiveIntegerField()
     converged = models.BooleanField()
     diverged = models.BooleanField(default=False)
     executed = models.PositiveIntegerField(help_text="Derived calls executed.")
     reused = models.PositiveIntegerField(help_text="Derived calls served from memos (hits and re-verifications).")
+    work = models.JSONField(
+        default=dict, blank=True,
+        help_text="Engine work per function: executed, hits, verified, backdated, and why calls executed.",
+    )
+    work_calls = models.JSONField(
+        default=dict, blank=True, help_text="The calls executed and re-verified (arguments by function), for the graph.",
+    )
     loss = models.FloatField(null=True)
     losses = models.JSONField(help_text="Loss at every iterate, initial weights first.")
     elapsed_ms = models.JSONField(
@@ -144,11 +152,12 @@ class BatchRun(models.Model):
 
     class Meta:
         ordering = ["dataset", "revision", "mode"]
+        verbose_name = "training record"
         constraints = [models.UniqueConstraint(fields=["dataset", "revision", "mode"],
                                                name="regression_run_unique_revision_mode")]
 
     def __str__(self) -> str:
-        return f"{self.batch} {self.mode}"
+        return f"{self.dataset} r{self.revision} {self.mode}"
 
 
 class TrainingState(models.Model):

@@ -16,13 +16,20 @@ import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
-from runtime.db.selectors import function_code_versions, namespace_memo_list
+from runtime.db.selectors import function_code_versions, namespace_memo_list, namespace_row_ids
+from runtime.keys import normalize_args
 
 from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, TrainingState
 from .modes import mode_check
+from .runtimes import dataset_runtime
+from .training import FUNCTIONS
+
+#: Calls listed per function in a model's graph (the rest are counted by state only).
+GRAPH_NODES_SHOWN = 200
 
 RUN_FIELDS = ("revision", "batch", "mode", "first_batch", "attempts", "rows_batch", "rows_total", "wall_ms",
               "iterations", "converged", "diverged", "executed", "reused", "loss", "gradient_error")
@@ -101,7 +108,7 @@ def run_records(*, dataset: Dataset) -> QuerySet[BatchRun]:
     return (
         BatchRun.objects.filter(dataset=dataset)
         .annotate(batch_number=F("batch__number"))
-        .defer("losses", "gradient_errors", "weights", "optimum", "warnings")
+        .defer("losses", "gradient_errors", "weights", "optimum", "warnings", "work_calls")
         .order_by("revision", "mode")
     )
 
@@ -227,7 +234,69 @@ def model_get(*, dataset: Dataset, mode: str, data_version: int | None = None) -
         "message": run.message,
         "warnings": run.warnings,
         "wall_ms": run.wall_ms,
+        "work": run.work,
     }
+
+
+def _admin_url(kind: str, row_id: int | None) -> str | None:
+    """The admin change page of a memo or input row."""
+    if row_id is None:
+        return None
+    return reverse("admin:runtime_memo_change" if kind == "derived" else "admin:runtime_inputvalue_change",
+                   args=[row_id])
+
+
+def model_graph(*, dataset: Dataset, mode: str, data_version: int | None = None) -> dict[str, Any] | None:
+    """The dependency graph of a mode's model (its last iteration's memo, from ``explain``), grouped by function.
+
+    Each call is ``executed`` or ``verified`` when the run at that revision did so (its
+    ``work_calls``), else ``reused`` (served from its memo); inputs are ``input``, ``deleted``
+    (a deleted batch) or ``unset`` (a slot read but never given, such as a block's later batches).  Per function: its calls by state, the first ``GRAPH_NODES_SHOWN``
+    with links to their admin rows, and the functions it reads.  The graph is the store's as it
+    is now (``store_revision``), which is the run's unless the data moved on since.  None when
+    there is no such run, or its memo is gone (collected, or another store).
+    """
+    mode = mode_check(mode)
+    runs = BatchRun.objects.filter(dataset=dataset, mode=mode).only("revision", "iterations", "work_calls")
+    run = (runs.filter(revision=data_version) if data_version is not None else runs.order_by("-revision")).first()
+    if run is None:
+        return None
+    rt = dataset_runtime(dataset)
+    try:
+        explanation = rt.explain(FUNCTIONS[mode][1], run.iterations)
+    except LookupError:
+        return None
+    done = {kind: {(fn, repr(list(args))) for fn, calls in (run.work_calls or {}).get(kind, {}).items()
+                   for args in calls} for kind in ("executed", "verified")}
+    nodes = explanation.nodes
+    groups: dict[str, dict[str, Any]] = {}
+    for node in nodes.values():
+        fn = node["function"]
+        group = groups.setdefault(fn, {"function": fn.rsplit(".", 1)[-1], "id": fn, "kind": node["kind"],
+                                       "states": {}, "deps": {}, "nodes": []})
+        if node["kind"] == "input":
+            state = {"set": "input"}.get(node["state"], node["state"])  # or deleted, or unset (never given)
+        else:
+            call = (fn, repr(node["args"]))
+            state = "executed" if call in done["executed"] else "verified" if call in done["verified"] else "reused"
+        group["states"][state] = group["states"].get(state, 0) + 1
+        for dep in node["deps"]:
+            group["deps"][nodes[dep]["function"]] = None
+        if len(group["nodes"]) < GRAPH_NODES_SHOWN:
+            group["nodes"].append({"label": node["label"], "state": state, "args": node["args"]})
+    keys = {kind: [(g["id"], normalize_args(g["id"], (), tuple(n["args"]))) for g in groups.values()
+                   if g["kind"] == kind for n in g["nodes"]] for kind in ("derived", "input")}
+    ids = namespace_row_ids(name=dataset.namespace, memos=keys["derived"], inputs=keys["input"])
+    functions = []
+    for group in groups.values():
+        for n in group["nodes"]:
+            n["url"] = _admin_url(group["kind"], ids.get((group["id"], normalize_args(group["id"], (), tuple(n["args"])))))
+        group["calls"] = sum(group["states"].values())
+        group["chained"] = group["id"] in group["deps"]  # its calls read each other (a step chain, a tree)
+        group["deps"] = [groups[d]["function"] for d in group["deps"] if d != group["id"]]
+        functions.append(group)
+    return {"mode": mode, "revision": run.revision, "store_revision": explanation.revision,
+            "root": nodes[explanation.root]["label"], "calls": len(nodes), "functions": functions}
 
 
 def model_predict(

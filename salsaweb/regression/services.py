@@ -36,6 +36,7 @@ from .modes import Mode, mode_check
 from .parsing import parse_batch, parse_rows
 from .runtimes import dataset_runtime, dataset_runtime_drop
 from .training import Progress, train
+from .work import WorkLog
 
 #: The settings ``dataset_update`` may change (features and target are fixed at creation).
 SETTINGS_FIELDS = ("learning_rate", "momentum", "max_iterations", "tolerance", "standardize", "initial_weights",
@@ -386,7 +387,8 @@ def model_train(
 
     ``progress(iteration, loss)`` is called as iterations complete; ``checkpoint_seconds``
     stores the iterations so far that often (see ``training.train``); ``attempts`` is how
-    many workers started this update, for the record.  The record's revision is the data
+    many workers started this update, for the record, which also keeps what the engine
+    executed, reused and re-verified, and why (``work.WorkLog``).  The record's revision is the data
     revision read before training when it is unchanged after (else training runs again,
     up to three times, from its memos; still racing, the record takes the earlier revision
     and the training state stays behind, so it is trained once more).  Raises
@@ -401,8 +403,13 @@ def model_train(
         if dataset.warm_start:
             _warm_start(dataset, mode, rt, revision)
         before = rt.counters.snapshot()
+        work = WorkLog()
+        rt.add_listener(work)
         started = perf_counter()
-        result = train(rt, mode, progress, checkpoint_seconds)
+        try:
+            result = train(rt, mode, progress, checkpoint_seconds)
+        finally:
+            rt.remove_listener(work)
         wall_ms = (perf_counter() - started) * 1e3
         after = rt.counters.snapshot()
         if _data_state(dataset)[0] == revision:
@@ -430,6 +437,8 @@ def model_train(
             "diverged": result["diverged"],
             "executed": after["executions"] - before["executions"],
             "reused": (after["hits"] - before["hits"]) + (after["verifications"] - before["verifications"]),
+            "work": work.summary(),
+            "work_calls": work.calls(),
             "loss": result["loss"],
             "losses": _floats(result["losses"]),
             "elapsed_ms": _floats(result["elapsed_ms"]),

@@ -124,6 +124,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Full timestamps (2026-12-01 08:00:12) instead of the locale's "Dec. 1, 2026, 8 a.m." (salsaweb/formats/en).
+FORMAT_MODULE_PATH = ["salsaweb.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_FINDERS = [

@@ -267,3 +267,88 @@ def test_ten_features_at_1280_px_model_view_and_charts_tell_the_story(live_serve
         page.screenshot(path=str(SCREENSHOTS / "diabetes.png"), full_page=True)
         browser.close()
     assert errors == []
+
+
+def _shoot(page, name: str) -> None:
+    """Save a full-page screenshot next to dashboard.png."""
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT.parent / name), full_page=True)
+
+
+def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, django_user_model, monkeypatch) -> None:
+    """A staff user at 1280 px sees per-revision engine work, a model's graph linked to the admin, and readable lists."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from salsaweb.regression import scheduling, services
+
+    staff = django_user_model.objects.create_user(username="sam", password="browser-pw-2", is_staff=True,
+                                                  is_superuser=True)
+    dataset = services.dataset_create(owner=staff, name="engine view", features=["x1", "x2"], target="y")
+    for seed in (1, 2, 3):
+        scheduling.batch_accept(dataset=dataset, content=_csv(seed), source=f"part{seed}.csv", train_now=True)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text)
+                if message.type == "error" else None)
+        page.goto(f"{live_server.url}/admin/login/?next=/dashboard/datasets/{dataset.pk}/")
+        page.fill("input[name=username]", "sam")
+        page.fill("input[name=password]", "browser-pw-2")
+        page.click("input[type=submit]")
+        expect(page.locator("h1")).to_have_text("engine view")
+
+        work = page.locator("#engine-work-table tbody tr.summary")
+        expect(work).to_have_count(6, timeout=15_000)  # revisions 3, 2, 1 of two modes, newest first
+        expect(work.first).to_contain_text("block_tree: input batch(rt, 3) changed")
+        work.first.click()
+        expect(page.locator("#engine-work-table tr.detail").first).to_be_visible()
+        page.locator("#engine-work").screenshot(path=str(SCREENSHOT.parent / "engine-work.png"))
+
+        graph = page.locator("#engine-graph-view svg")
+        expect(graph.locator('g[data-function="incremental_step"]')).to_be_visible()
+        expect(graph.locator('g[data-function="block_tree"] rect.call.executed')).to_have_count(1)
+        expect(graph.locator('g[data-function="batch"] rect.call.input')).to_have_count(3)
+        box = page.locator("#engine-graph-view").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280
+        page.locator("#engine-graph").screenshot(path=str(SCREENSHOT.parent / "engine-graph.png"))
+        page.select_option("#engine-graph-mode", "naive")
+        expect(graph.locator('g[data-function="naive_problem"] rect.call.executed')).to_have_count(1)
+        _shoot(page, "dataset-engine.png")
+
+        page.select_option("#engine-graph-mode", "incremental")
+        with page.expect_navigation():
+            graph.locator('g[data-function="statistics"] a').first.click()
+        expect(page.locator("#content")).to_contain_text("statistics(rt)")
+
+        page.goto(f"{live_server.url}/admin/runtime/memo/")
+        _shoot(page, "admin-memos.png")
+        header = page.locator("#result_list thead th")
+        expect(page.locator("#result_list tbody tr").first).to_contain_text("engine view")
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
+        first_row = page.locator("#result_list tbody tr").first.bounding_box()
+        assert first_row is not None and first_row["height"] < 60
+        assert header.count() >= 8
+
+        page.goto(f"{live_server.url}/admin/regression/batchrun/")
+        _shoot(page, "admin-runs.png")
+        expect(page.locator("#content h1")).to_contain_text("Select training record to view")
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
+        wall = page.locator("#result_list tbody tr").first.locator("td.field-wall_time").inner_text()
+        assert re.fullmatch(r"[\d,]+\.\d\d ms", wall), wall  # rounded, not 64.81213600000046
+
+        page.goto(f"{live_server.url}/admin/regression/")
+        expect(page.locator("#content")).to_contain_text("Batches")
+        expect(page.locator("#content")).not_to_contain_text("Batchs")
+        page.goto(f"{live_server.url}/admin/regression/batch/")
+        _shoot(page, "admin-batches.png")
+        table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
+        assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
+        browser.close()
+    assert errors == []

@@ -74,10 +74,11 @@ def test_dataset_page_carries_its_api_endpoints_and_local_scripts_only(signed_in
     assert config["api"]["training"] == f"/api/datasets/{dataset.pk}/training/"
     assert config["maxUploadBytes"] == 10 * 1024 * 1024
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', html)
-    assert scripts == ["/static/dashboard/dashboard.js", "/static/vendor/plotly.min.js"]
+    assert scripts == ["/static/dashboard/dashboard.js", "/static/dashboard/engine.js", "/static/vendor/plotly.min.js"]
     for control in ('id="file-input"', 'id="dropzone"', 'id="predict-form"', 'id="chart-convergence"',
                     'id="chart-timing"', 'id="chart-memos"', 'data-chart="convergence"'):
         assert control in html
+    assert f'data-graph="/api/datasets/{dataset.pk}/graph/"' in html and 'id="engine-work-table"' in html
 
 
 def test_plotly_comes_from_the_installed_package() -> None:

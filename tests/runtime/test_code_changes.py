@@ -191,3 +191,17 @@ def test_a_failed_call_is_not_taken_for_a_code_change(rt, make_runtime):
     other = make_runtime(rt.storage)  # compares the declared code with the store's
     assert formula(other) == 0
     assert other.revision == revision
+
+
+def test_an_execution_after_a_code_change_says_whose_code_changed(rt, redeclare):
+    base.set(rt, 1)
+    uses_formula(rt)
+    whys: list[tuple[str, str | None]] = []
+    rt.add_listener(lambda e: whys.append((e.label, e.why)) if e.kind == "will_execute" else None)
+
+    def changed(rt) -> int:
+        return base(rt) + 2
+
+    redeclare(changed)
+    assert uses_formula(rt) == 30
+    assert whys == [("uses_formula(rt)", "code of formula changed"), ("formula(rt)", "code of formula changed")]

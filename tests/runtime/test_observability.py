@@ -191,3 +191,32 @@ def test_explain_without_a_memo_raises_lookup_error(rt):
 def test_explain_of_an_input_is_a_type_error(rt):
     with pytest.raises(TypeError):
         rt.explain(a)
+
+
+def _whys(rt) -> list[tuple[str, str | None]]:
+    """Listen on ``rt``; the list fills with (label, why) of each execution."""
+    whys: list[tuple[str, str | None]] = []
+    rt.add_listener(lambda e: whys.append((e.label, e.why)) if e.kind == "will_execute" else None)
+    return whys
+
+
+def test_an_execution_says_which_input_or_dependency_made_it_run(rt):
+    a.set(rt, 1)
+    b.set(rt, 1, 10)
+    b.set(rt, 2, 20)
+    whys = _whys(rt)
+    total(rt)
+    assert whys == [("total(rt)", "no memo yet"), ("parity(rt)", "no memo yet")]
+    whys.clear()
+    b.set(rt, 2, 21)
+    total(rt)
+    assert whys == [("total(rt)", "input b(rt, 2) changed")]
+    whys.clear()
+    a.set(rt, 2)
+    total(rt)
+    assert whys == [("parity(rt)", "input a(rt) changed"), ("total(rt)", "parity(rt) changed")]
+    whys.clear()
+    a.set(rt, 4)  # parity stays 0: backdated, so total is verified and not run
+    total(rt)
+    assert whys == [("parity(rt)", "input a(rt) changed")]
+
