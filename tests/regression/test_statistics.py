@@ -322,3 +322,58 @@ def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
                 want = moments_of(np.vstack([X for X, _ in rows]), np.concatenate([y for _, y in rows]))
                 np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-9, atol=1e-9 * np.abs(want["m2"]).max())
                 np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-12, atol=1e-12)
+
+
+def node_work(rt: Runtime, call: Any) -> dict[str, int]:
+    """Run ``call()`` and count, from the runtime's events, the tree nodes it executed and the node memos it read."""
+    seen = {"executed": 0, "read": 0}
+
+    def listener(event: Event) -> None:
+        if event.key[0] == node.id and event.kind in ("did_execute", "did_verify", "memo_hit"):
+            seen["read"] += 1
+            seen["executed"] += event.kind == "did_execute"
+
+    rt.add_listener(listener)
+    try:
+        call()
+    finally:
+        rt.remove_listener(listener)
+    return seen
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_a_change_at_b_batches_executes_one_path_and_reads_o_log_b_nodes(window, monkeypatch) -> None:
+    monkeypatch.setattr(statistics_module, "FANOUT", 4)
+    rng = np.random.default_rng(8)
+    work = {}
+    for count in (16, 256, 1024):  # heights 1, 3, 4: 2, 4 and 5 nodes on a path
+        rt = load_runtime([(rng.standard_normal((2, 2)), rng.standard_normal(2)) for _ in range(count)], window=window)
+        statistics(rt)
+        levels = statistics_module.height(count) + 1
+        inputs.batch.set(rt, count // 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+        replace = node_work(rt, lambda: statistics(rt))
+        inputs.batch.delete(rt, count // 3)
+        delete = node_work(rt, lambda: statistics(rt))
+        with rt.transaction():
+            inputs.batch.set(rt, count + 1, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_count.set(rt, count + 1)
+        append = node_work(rt, lambda: statistics(rt))
+        assert replace["executed"] == delete["executed"] == levels  # the changed batch's path, nothing else
+        # Each count here fills its root: the new batch's path is new nodes and a new root, and the old root hears
+        # of the count.  The next append executes its path (and upper nodes on the window's path, which hear of the
+        # count too, return what they held).
+        assert append["executed"] <= 2 * levels + 2
+        with rt.transaction():
+            inputs.batch.set(rt, count + 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_count.set(rt, count + 2)
+        again = node_work(rt, lambda: statistics(rt))
+        assert levels + 1 <= again["executed"] <= 2 * levels
+        work[count] = (statistics_module.height(count + 2) + 1, max(replace["read"], delete["read"], append["read"], again["read"]))
+        if window is None:
+            assert_from_scratch(rt, 2)
+        else:
+            used = list(current(rt).values())[-window:]
+            assert statistics(rt)["n"] == sum(len(y) for _, y in used)
+    for levels, read in work.values():
+        assert read <= 3 * levels + 2  # the path, the window's path and the right edge: O(height)
+    assert work[1024][1] <= 2 * work[16][1]  # 64 times the batches: the height, not B / FANOUT, grows
