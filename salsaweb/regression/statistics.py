@@ -98,22 +98,29 @@ def _upper(rt: Runtime, level: int, index: int) -> Node:
     """A node above level 0: its children are nodes ``index * FANOUT ..`` of ``level - 1``."""
     span = FANOUT ** level  # batches per child
     first = index * span * FANOUT + 1
-    reach = min(first + span * FANOUT - 1, batch_count(rt))
+    end = first + span * FANOUT - 1
     previous, delta = previous_output(rt), changes(rt)
     if previous is None or delta is None:
+        reach = min(end, batch_count(rt))
         for number in range(first, reach + 1):
             batch.has(rt, number)
         below = [untracked(rt, node, level - 1, index * FANOUT + j) for j in range((reach - first) // span + 1)]
         children = {j: node_summary(child) for j, child in enumerate(below)}
         return {**node_set(node_empty(below[0]["width"]), children), "reach": reach}
-    stale = {(change.key[0] - first) // span for change in delta if change.function is batch}
+    # ``batch_count`` is not read again: its change, if any, is in the delta (one stored edge less to look up).
+    reach, stale = previous["reach"], set()
+    for change in delta:
+        if change.function is batch:
+            stale.add((change.key[0] - first) // span)
+        elif change.function is batch_count and change.new is not MISSING:
+            reach = max(reach, min(end, change.new))
     for number in range(previous["reach"] + 1, reach + 1):  # batches appended in this range
         batch.has(rt, number)
         stale.add((number - first) // span)
-    if not stale and reach == previous["reach"]:
+    if not stale:
         return previous
     children = {j: node_summary(untracked(rt, node, level - 1, index * FANOUT + j)) for j in sorted(stale)}
-    return {**node_set(previous, children), "reach": max(reach, previous["reach"])}
+    return {**node_set(previous, children), "reach": reach}
 
 
 def height(count: int) -> int:
