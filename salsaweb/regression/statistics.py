@@ -54,7 +54,7 @@ from .tree import (
 #: each derived function's own code).
 VERSION = 5
 #: Children per node: what a change rewrites per level (FANOUT rows) against the height (log_FANOUT batches).
-FANOUT = 16
+FANOUT = 32
 
 
 @derived(version=VERSION)
