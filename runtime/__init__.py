@@ -26,9 +26,9 @@ store, a Django app, is ``runtime.db``.  The modules, from the vocabulary up:
 - ``explain``: the stored dependency graph below one call, as JSON or DOT.
 - ``runtime``: ``Runtime``, what users hold: the context, units of work, transactions, counters,
   listeners.
-- ``api``: ``declare_input``, ``derived``, ``previous_output``.
+- ``api``: ``declare_input``, ``derived``, ``previous_output``, ``untracked``.
 """
-from .api import declare_input, derived, previous_output
+from .api import declare_input, derived, previous_output, untracked
 from .change import MISSING, Change
 from .maintain import changes
 from .errors import CycleError, InputWriteError, MissingInputError, OutsideDerivedError, RuntimeEngineError
@@ -55,4 +55,5 @@ __all__ = [
     "declare_input",
     "derived",
     "previous_output",
+    "untracked",
 ]

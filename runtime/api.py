@@ -46,6 +46,25 @@ def derived(fn: Callable[..., Any] | None = None, *, version: int | str = 0) -> 
     return DerivedFunction(fn, version)
 
 
+def untracked(rt: Context, fn: DerivedFunction, *args: Any) -> Any:
+    """Inside a derived function: ``fn(rt, *args)``, up to date, without recording it as a dependency.
+
+    Sound only when the caller depends itself on every input that value depends on (a maintained
+    function over those inputs, see ``changes``): it is then executed again whenever the value could
+    change, and verifying it never walks ``fn``'s memos.  A dependency read before stays one.
+    """
+    frame = rt.thread.frame
+    if frame is None:
+        raise OutsideDerivedError("untracked() can only be called inside a derived function")
+    key = fn.key(args)
+    tracked = key in frame.deps
+    try:
+        return fn(rt, *args)
+    finally:
+        if not tracked:
+            frame.deps.pop(key, None)
+
+
 def previous_output(rt: Context) -> Any:
     """Inside a derived function: the value this call had memoized before this execution, or None."""
     frame = rt.thread.frame

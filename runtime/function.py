@@ -62,6 +62,19 @@ class InputFunction(_Declared):
             raise MissingInputError(f"input {call_label(key)} {state}")
         return record.value
 
+    def has(self, rt: Context, *args: Any) -> bool:
+        """Whether the input has a value, read as a dependency exactly like a call, but without reading the value.
+
+        For a function that must hear of every change to many inputs whose values it takes from elsewhere.
+        """
+        key = self.key(args)
+        frame = rt.thread.frame
+        if frame is None:
+            record = rt.read_input(key)
+        else:
+            record = frame.deps[key] = rt.storage.get_input(key)
+        return record is not None and not record.deleted
+
     def set(self, rt: Context, *keys_and_value: Any) -> bool:
         """Set the input for the given keys (value last); return whether a new revision began."""
         if not keys_and_value:

@@ -69,7 +69,7 @@ class RowCache:
     one, such as ``get_memo`` bound to ``memos``, always sees the cache's current content.
     """
 
-    __slots__ = ("db", "source", "memo_rows", "memos", "inputs", "input_rows", "at")
+    __slots__ = ("db", "source", "memo_rows", "memos", "inputs", "input_rows", "archived", "at")
 
     def __init__(self, db: Database, source: CacheSource) -> None:
         self.db, self.source = db, source
@@ -77,6 +77,9 @@ class RowCache:
         self.memos = MemoCache(source, self.memo_rows)
         self.inputs: dict[Key, InputRecord | None] = {}
         self.input_rows: dict[str, FunctionRows] = {}
+        #: Overwritten input versions read in this unit of work, by (key digest, changed_at), so memos that read the
+        #: same old version share its record (and decode it once); emptied as each unit of work begins.
+        self.archived: dict[tuple[str, int], InputRecord] = {}
         self.at: tuple[int, int] | None = None
 
     def function_rows(self, known: dict[str, FunctionRows], function: str) -> FunctionRows:
@@ -95,6 +98,7 @@ class RowCache:
 
     def follow(self, namespace_id: int, revision: int, epoch: int) -> None:
         """At the start of a unit of work at ``revision``: keep what is still valid, forget the rest."""
+        self.archived.clear()
         if self.at != (revision, epoch) and not self._follow_log(namespace_id, revision, epoch):
             self.forget()
         self.at = (revision, epoch)

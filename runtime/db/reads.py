@@ -7,7 +7,8 @@ whole row (small values inline, larger ones read when first used); a whole-funct
 brings only what verification needs, and the first use of one of those memos' values reads the
 function's values in one more query.  A maintained memo's input edges are read by key when
 asked (with the version each read, current or archived, and the input's current row, which
-then serves ``get_input``), and the inputs changed since a revision come from one indexed
+then serves ``get_input``; an archived version, which never changes, is one record however many
+edges name it), and the inputs changed since a revision come from one indexed
 query that brings their rows too.  A read that shows a row changed after R raises
 ``StaleSnapshot`` (the engine restarts the call at the newer revision), and a value or detail
 read later is taken only from a row that still holds what was read: every result is
@@ -136,7 +137,7 @@ class RowReader:
         by_digest = None if keys is None else {key_digest(*key): key for key in keys}
         batches = [None] if by_digest is None else chunks(list(by_digest), 5000)
         found: dict[Key, Seen] = {}
-        inputs = self.cache.inputs
+        inputs, archived = self.cache.inputs, self.cache.archived
         for batch in batches:
             # By key through the (memo, key_digest) index alone (input keys have no derived edges), so the
             # planner never picks the (memo, kind, position) index and filters a memo's every edge.
@@ -167,7 +168,11 @@ class RowReader:
                 if read_at is not None and record is None:
                     if current[4] is None:
                         raise RuntimeError(f"the version of input {key} read at revision {read_at} is not stored")
-                    record = ArchivedInput(self, (current[4], digest, read_at, current[5], current[6]))
+                    # One record per version, so memos that read the same old version decode it once.
+                    record = archived.get((digest, read_at))
+                    if record is None:
+                        record = archived[(digest, read_at)] = ArchivedInput(
+                            self, (current[4], digest, read_at, current[5], current[6]))
                 found[key] = Seen(position, record)
         return found
 

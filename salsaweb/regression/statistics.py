@@ -1,95 +1,134 @@
-"""Derived sufficient statistics: per-batch statistics in trees over blocks of batches, and the statistics training uses.
+"""Derived sufficient statistics: per-batch statistics in a tree of small maintained nodes, and what training uses.
 
-Batches are grouped in blocks of ``BLOCK`` consecutive numbers.  ``block_tree(rt, b)`` is a
-maintained function (``runtime.changes``) that keeps every batch of block ``b`` as a leaf
-of a balanced tree (``tree``) and, per update, replaces the leaves of the batches that
-changed (appended, replaced, emptied or deleted) and merges their ancestors again:
-O(changed rows x features^2 + log(BLOCK) x features^2).  Numerics only ever add (Chan
-merges of children), so taking a batch out leaves no cancellation error behind, however
-large its values were.  It reads all ``BLOCK`` batch numbers of its block, set or not, so
-a batch appended later is a change it hears of (no dependency on ``batch_count``, which
-every append changes).  A batch with no value (deleted, or never set) is a leaf with no
-rows that does not count as present; an emptied batch has no rows but is present.
-``block_root(rt, b)`` is the block's top node alone, so a reader of every block loads and
-compares one node per block, not the blocks' trees.
+``node(rt, level, index)`` is one node of the tree of ``tree.py`` (``FANOUT`` children each),
+a maintained function (``runtime.changes``) whose only dependencies are inputs:
 
-``statistics`` merges the blocks' top nodes with the partial blocks at the ends of its
-range: batches ``1 .. batch_count``, or with the setting ``window`` = K only the K
-highest-numbered batches among them that have a value (each node counts its present
-batches, so the window's start is found from the top nodes and one block's tree).
+- level 0, a block of ``FANOUT`` batch numbers: it reads all of them, set or not (so a batch
+  appended later is a change it hears of), and per update replaces the leaves of the batches
+  that changed (appended, replaced, emptied or deleted): O(changed rows x features^2).
+- level L > 0: it depends on ``batch_count`` and on every batch of its range up to it (read with
+  ``batch.has``, without their values); told which batches changed, it reads the changed
+  children again with ``untracked`` and merges its rows: O(fanout x features^2).
 
-Why blocks and not one tree in one maintained value, nor a memoized function per node:
-the engine verifies a memo's *derived* dependencies by walking them, so memoized nodes
-would be walked all 2B of them after every change, while a maintained memo's *input*
-dependencies verify in O(changes); but one memo holding the whole tree is written whole
-by a database store on every change (O(B x features^2) bytes: ~1 MB at 1,000 batches of
-10 features, an fsync of that per append on SQLite).  Blocks bound both: a change writes
-one block's tree (O(BLOCK x features^2) bytes, ~270 KB for 10 features) and a read walks
-B / BLOCK top nodes (8 at 1,000 batches); with 32 the walk (32 verifications and merges)
-cost more in memory than the smaller writes saved.
+So a change re-executes the ``height + 1`` nodes on its batch's path and nothing else, and
+verifying a node asks the store's change log which of its inputs changed (O(changes)) instead
+of walking the nodes below it, which ``untracked`` keeps out of its dependencies: sound
+because the node depends itself on every batch the child does.  Numerics only ever add (Chan
+merges of children), so taking a batch out leaves no cancellation error behind.  A batch with
+no value (deleted, or never set) is a leaf with no rows that does not count as present; an
+emptied batch has no rows but is present.
+
+``statistics`` reads the root (the lowest node whose range holds ``batch_count``) and, with the
+setting ``window`` = K, the nodes on the path to the window's first batch (the K
+highest-numbered batches that have a value), and merges the rows that cover the range:
+O(height) node reads and O(fanout x height) merges.
+
+Why not one memo per block of batches and a merge of the blocks' tops (the previous design):
+a change rewrote a whole block (128 batches' rows, ~270 KB for 10 features) and a read loaded
+and verified B / 128 block tops, which grew on the database stores.  Why not plain derived
+nodes: the engine verifies a memo's *derived* dependencies by walking them, so the root would
+walk all its descendants after every change.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from runtime import MISSING, MissingInputError, Runtime, changes, derived, previous_output
+from runtime import MISSING, MissingInputError, Runtime, changes, derived, previous_output, untracked
 
 from .inputs import batch, batch_count, training_settings
 from .moments import Moments, moments_empty, moments_of
 from .tree import (
+    Node,
+    leaf_row,
+    node_empty,
+    node_set,
+    node_summary,
     packed_merge,
     packed_moments,
-    tree_empty,
-    tree_last_present,
-    tree_present,
-    tree_range_packed,
-    tree_set,
-    tree_top,
+    tree_range_rows,
+    tree_window_start,
 )
 
 #: Bump when a helper these functions call (moments.py, tree.py, descent.py) changes its
 #: results, so memos computed by the old code are not served (the engine fingerprints only
 #: each derived function's own code).
-VERSION = 4
-#: Batches per block: what one change rewrites (a tree of 2 x BLOCK nodes) against what a read walks (B / BLOCK).
-BLOCK = 128
+VERSION = 5
+#: Children per node: what a change rewrites per level (FANOUT rows) against the height (log_FANOUT batches).
+FANOUT = 32
 
 
 @derived(version=VERSION)
-def block_tree(rt: Runtime, block: int) -> dict[str, Any]:
-    """The statistics of batches ``block * BLOCK + 1 .. (block + 1) * BLOCK`` as a tree (``tree``), ``known``: how
-    many of them were ever set (the highest offset + 1), ``edits``: changes to batches that had been set."""
-    first = block * BLOCK + 1
+def node(rt: Runtime, level: int, index: int) -> Node:
+    """Node ``index`` of ``level``: the statistics of batches ``index * FANOUT**(level + 1) + 1 ..`` (``FANOUT**(level
+    + 1)`` of them) as one packed row per child (see ``tree``); level 0 keeps ``known`` (leaves ever set), higher
+    levels ``reach`` (the highest batch number depended on)."""
+    return _block(rt, index) if level == 0 else _upper(rt, level, index)
+
+
+def _block(rt: Runtime, index: int) -> Node:
+    """A level-0 node: its children are the batches ``index * FANOUT + 1 .. (index + 1) * FANOUT``."""
+    first = index * FANOUT + 1
     previous, delta = previous_output(rt), changes(rt)
     if previous is None or delta is None:
         features = len(training_settings(rt)["features"])
-        leaves = {i: _read(rt, first + i, features) for i in range(BLOCK)}
-        known = max((i + 1 for i, m in leaves.items() if m is not None), default=0)
-        return {"tree": tree_set(tree_empty(features), leaves), "known": known, "edits": 0}
-    known, edits = previous["known"], previous["edits"]
-    features = previous["tree"]["width"] - 1
-    leaves: dict[int, Moments | None] = {}
+        leaves = {j: _read(rt, first + j, features) for j in range(FANOUT)}
+        known = max((j + 1 for j, m in leaves.items() if m is not None), default=0)
+        children = {j: (leaf_row(m, features + 1), 0 if m is None else first + j, 0)
+                    for j, m in leaves.items() if j < known}
+        return {**node_set(node_empty(features + 1), children), "known": known}
+    known, width = previous["known"], previous["width"]
+    children = {}
     for change in delta:
         if change.function is not batch:
             continue  # the settings' features never change
-        offset = change.key[0] - first
-        leaves[offset] = _moments(change.new, features)
-        if offset < known:
+        j = change.key[0] - first
+        moments = _moments(change.new, width - 1)
+        edits = int(previous["edits"][j]) if j < len(previous["edits"]) else 0
+        if j < known:
             edits += 1  # replaced, emptied, deleted, or set again after a deletion
         elif change.new is not MISSING:
-            known = offset + 1
-    if not leaves:
+            known = j + 1
+        children[j] = (leaf_row(moments, width), 0 if moments is None else change.key[0], edits)
+    if not children:
         return previous
-    return {"tree": tree_set(previous["tree"], leaves), "known": known, "edits": edits}
+    return {**node_set(previous, children), "known": known}
 
 
-@derived(version=VERSION)
-def block_root(rt: Runtime, block: int) -> dict[str, Any]:
-    """Block ``block``'s top node (packed, see ``tree``) and its ``edits``."""
-    held = block_tree(rt, block)
-    return {"row": tree_top(held["tree"]), "edits": held["edits"]}
+def _upper(rt: Runtime, level: int, index: int) -> Node:
+    """A node above level 0: its children are nodes ``index * FANOUT ..`` of ``level - 1``."""
+    span = FANOUT ** level  # batches per child
+    first = index * span * FANOUT + 1
+    end = first + span * FANOUT - 1
+    previous, delta = previous_output(rt), changes(rt)
+    if previous is None or delta is None:
+        reach = min(end, batch_count(rt))
+        for number in range(first, reach + 1):
+            batch.has(rt, number)
+        below = [untracked(rt, node, level - 1, index * FANOUT + j) for j in range((reach - first) // span + 1)]
+        children = {j: node_summary(child) for j, child in enumerate(below)}
+        return {**node_set(node_empty(below[0]["width"]), children), "reach": reach}
+    # ``batch_count`` is not read again: its change, if any, is in the delta (one stored edge less to look up).
+    reach, stale = previous["reach"], set()
+    for change in delta:
+        if change.function is batch:
+            stale.add((change.key[0] - first) // span)
+        elif change.function is batch_count and change.new is not MISSING:
+            reach = max(reach, min(end, change.new))
+    for number in range(previous["reach"] + 1, reach + 1):  # batches appended in this range
+        batch.has(rt, number)
+        stale.add((number - first) // span)
+    if not stale:
+        return previous
+    children = {j: node_summary(untracked(rt, node, level - 1, index * FANOUT + j)) for j in sorted(stale)}
+    return {**node_set(previous, children), "reach": reach}
+
+
+def height(count: int) -> int:
+    """The level of the root for ``count`` batches: the lowest whose one node covers batches 1..count."""
+    level = 0
+    while FANOUT ** (level + 1) < count:
+        level += 1
+    return level
 
 
 @derived(version=VERSION)
@@ -99,40 +138,22 @@ def statistics(rt: Runtime) -> dict[str, Any]:
     count = batch_count(rt)
     window = training_settings(rt).get("window")
     width = len(training_settings(rt)["features"]) + 1
-    blocks = -(-count // BLOCK)
-    roots = [block_root(rt, b) for b in range(blocks)]
-    edits = sum(root["edits"] for root in roots)
-    if blocks == 0:
-        return _result(count, 1, edits, moments_empty(width - 1))
-    tail = count - (blocks - 1) * BLOCK  # batches of the last block within the count
+    if count < 1:
+        return _result(count, 1, 0, moments_empty(width - 1))
+    top = height(count)
 
-    def present(b: int) -> int:
-        if b == blocks - 1 and tail < BLOCK:
-            return tree_present(block_tree(rt, b)["tree"], tail)
-        row = roots[b]["row"]
-        return 0 if row is None else int(row[1])
+    def read(level: int, index: int) -> Node:
+        return node(rt, level, index)
 
-    start_block, start = 0, 0  # the range starts at offset ``start`` of block ``start_block``
+    edits = node_summary(read(top, 0))[2]
+    first = 1
     if window is not None:
         need = int(window)
         if need < 1:
             return _result(count, count + 1, edits, moments_empty(width - 1))
-        for b in range(blocks - 1, -1, -1):
-            here = present(b)
-            if here >= need:
-                hi = tail if b == blocks - 1 else BLOCK
-                start_block, start = b, tree_last_present(block_tree(rt, b)["tree"], hi, need)
-                break
-            need -= here
-    rows: list[np.ndarray | None] = []
-    for b in range(start_block, blocks):
-        lo = start if b == start_block else 0
-        hi = tail if b == blocks - 1 else BLOCK
-        if lo == 0 and hi == BLOCK:
-            rows.append(roots[b]["row"])
-        else:
-            rows.append(tree_range_packed(block_tree(rt, b)["tree"], lo, hi))
-    return _result(count, start_block * BLOCK + start + 1, edits, packed_moments(packed_merge(rows, width), width))
+        first = tree_window_start(read, FANOUT, top, count, need) or 1
+    rows = tree_range_rows(read, FANOUT, top, first, count)
+    return _result(count, first, edits, packed_moments(packed_merge(rows, width), width))
 
 
 def _result(count: int, first: int, edits: int, total: Moments) -> dict[str, Any]:

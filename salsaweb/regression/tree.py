@@ -1,87 +1,132 @@
-"""Per-batch statistics merged through a balanced tree over batch numbers: updates and range queries that only add.
+"""Per-batch statistics in a balanced tree over batch numbers, one small node per memo: updates and queries that only add.
 
-Leaf ``i`` holds the statistics of batch ``i + 1`` (``moments``: n, mean, centred scatter);
-node ``(level, i)`` holds those of the batches ``i * 2**level + 1 .. (i + 1) * 2**level``,
-the Chan merge of its two children.  Nothing is ever subtracted: a replaced or deleted
-batch gets a new leaf and its ``log2(batches)`` ancestors are merged again from their
-children, so no running total carries the rounding error of rows that are gone (the
-cancellation that subtracting a batch's statistics from a total suffers when a batch with
-a large offset leaves).  Any
-range of batches (a sliding window) is the merge of at most ``2 log2(batches)`` nodes.
-Each node also counts the batches under it that have a value (``present``), so "the K
-highest-numbered batches that exist" is found in O(log batches) too.
+A node at ``level`` 0 has up to ``fanout`` children, the batches ``index * fanout + 1 ..``
+(each a leaf: the statistics of that batch, ``moments``: n, mean, centred scatter); a node at
+``level`` L > 0 has as children the ``fanout`` nodes of level L - 1 below it, so it covers
+``fanout ** (L + 1)`` batch numbers.  A node holds one packed row per child (the child's
+statistics, merged) and their merge (``top``).  Nothing is ever subtracted: a replaced or
+deleted batch gets a new leaf and the nodes on its path are merged again from their children's
+rows, so no total carries the rounding error of rows that are gone (the cancellation that
+subtracting a batch's statistics suffers when a batch with a large offset leaves).
 
-The tree is a plain value (so it can be a memo): levels of *chunks* of ``CHUNK`` nodes,
-each chunk four arrays.  An update copies only the chunks on the changed leaves' paths
-and shares every other chunk with the previous tree, so a change costs O(log batches)
-chunk copies, not a copy of the whole tree; the levels grow by appending, never by
-re-laying out nodes.
+Each row also counts the batches under it that have a value (``present``) and each node keeps,
+per child, the highest such batch number (``lasts``) and the changes to batches already set
+(``edits``).  So a range of batches ending at the newest one (a sliding window) is the merge of
+O(fanout x height) rows read from O(height) nodes, and "the K highest-numbered batches that
+exist" is found descending one path: ``tree_window_start`` and ``tree_range_rows`` read nodes
+through a callback, so the caller (``statistics``) decides how a node is fetched.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .moments import Moments, moments_empty
 
-#: Nodes per chunk: what an update copies per level, and what the store walks is ~2 x batches / CHUNK chunks.
-CHUNK = 32
-
-#: ``{"width": w = p + 1, "leaves": int, "levels": tuple[level, ...]}``; a level is a tuple of chunks, each one
-#: float array of shape ``(c, 2 + w + w * w)``: per node n, present, mean, M2 (flattened); counts are exact in
-#: float64 below 2**53.
-Tree = dict[str, Any]
-
-
-def tree_empty(features: int) -> Tree:
-    """A tree over no batches."""
-    return {"width": features + 1, "leaves": 0, "levels": ()}
+#: ``{"width": w = p + 1, "rows": (k, 2 + w + w * w) float array, one packed row [n, present, mean..., M2...] per
+#: child, "lasts": (k,) ints, "edits": (k,) ints, "top": the rows merged (None for no child)}`` plus what the maker
+#: keeps; counts are exact in float64 below 2**53.
+Node = dict[str, Any]
+#: ``read(level, index)``: the node there.
+Read = Callable[[int, int], Node]
 
 
-def _chunk(width: int, size: int) -> np.ndarray:
-    return np.zeros((size, 2 + width + width * width))
+def node_empty(width: int) -> Node:
+    """A node with no children."""
+    return {"width": width, "rows": np.zeros((0, 2 + width + width * width)), "lasts": np.zeros(0, np.int64),
+            "edits": np.zeros(0, np.int64), "top": None}
 
 
-class _Nodes:
-    """Access to a tree's nodes as packed rows ``[n, present, mean..., M2...]``; copy-on-write when writing."""
+def node_set(node: Node, children: dict[int, tuple[np.ndarray, int, int]]) -> Node:
+    """A new node with the given children (index -> (packed row, highest present batch, edits)), ``top`` merged again.
 
-    def __init__(self, tree: Tree, write: bool = False) -> None:
-        self.width = tree["width"]
-        self.levels: list[Any] = [list(level) for level in tree["levels"]] if write else list(tree["levels"])
-        self.copied: set[tuple[int, int]] = set()
+    O(fanout x features^2): the children's rows are merged left to right.
+    """
+    if not children:
+        return node
+    old = len(node["lasts"])
+    size = max(old, max(children) + 1)
+    rows, lasts, edits = np.zeros((size, node["rows"].shape[1])), np.zeros(size, np.int64), np.zeros(size, np.int64)
+    rows[:old], lasts[:old], edits[:old] = node["rows"], node["lasts"], node["edits"]
+    for index, (row, last, edit) in children.items():
+        rows[index], lasts[index], edits[index] = row, last, edit
+    return {**node, "rows": rows, "lasts": lasts, "edits": edits, "top": packed_merge(list(rows), node["width"])}
 
-    def row(self, level: int, index: int) -> np.ndarray | None:
-        """Node ``(level, index)``, or None where no node was ever written (no rows, none present)."""
-        chunks = self.levels[level] if level < len(self.levels) else ()
-        c, o = divmod(index, CHUNK)
-        if c >= len(chunks) or o >= len(chunks[c]):
-            return None
-        return chunks[c][o]
 
-    def put(self, level: int, index: int, row: np.ndarray) -> None:
-        """Set node ``(level, index)``, copying its chunk first (once per update) and growing it as needed."""
-        while len(self.levels) <= level:
-            self.levels.append([])
-        chunks = self.levels[level]
-        c, o = divmod(index, CHUNK)
-        while len(chunks) <= c:
-            chunks.append(_chunk(self.width, 0))
-        chunk = chunks[c]
-        if (level, c) not in self.copied or len(chunk) <= o:
-            grown = _chunk(self.width, max(len(chunk), o + 1))
-            grown[: len(chunk)] = chunk
-            chunks[c] = chunk = grown
-            self.copied.add((level, c))
-        chunk[o] = row
+def node_summary(node: Node) -> tuple[np.ndarray, int, int]:
+    """What a parent keeps of ``node``: its merged row, highest present batch number and edits."""
+    row = node["top"] if node["top"] is not None else leaf_row(None, node["width"])
+    last = int(node["lasts"].max()) if len(node["lasts"]) else 0
+    return row, last, int(node["edits"].sum())
 
-    def tree(self, leaves: int) -> Tree:
-        """The tree as written, over ``leaves`` leaves."""
-        return {"width": self.width, "leaves": leaves, "levels": tuple(tuple(level) for level in self.levels)}
+
+def leaf_row(moments: Moments | None, width: int) -> np.ndarray:
+    """A batch's packed row: its statistics, present; or for None (no value) no rows, not present."""
+    row = np.zeros(2 + width + width * width)
+    if moments is not None:
+        row[0], row[1], row[2 : 2 + width], row[2 + width :] = moments["n"], 1, moments["mean"], np.ravel(moments["m2"])
+    return row
+
+
+def tree_window_start(read: Read, fanout: int, height: int, hi: int, count: int) -> int | None:
+    """The number of the ``count``-th batch with a value counting down from batch ``hi`` (None if fewer have one).
+
+    Descends from the root at ``height``: reads the nodes on one path (and, where a child straddles
+    ``hi``, the path to ``hi``), O(height) nodes.
+    """
+    return _kth(read, fanout, height, 0, hi, count)[0]
+
+
+def _kth(read: Read, fanout: int, level: int, index: int, hi: int, count: int) -> tuple[int | None, int]:
+    """``tree_window_start`` within node ``(level, index)``: the batch found, or None and how many are still needed."""
+    node, span = read(level, index), fanout ** level
+    first = index * span * fanout + 1
+    for j in range(len(node["lasts"]) - 1, -1, -1):
+        lo = first + j * span
+        if lo > hi:
+            continue
+        if lo + span - 1 <= hi or node["lasts"][j] <= hi:  # nothing present beyond hi: the row counts whole
+            present = int(node["rows"][j][1])
+            if present < count:
+                count -= present
+                continue
+            if level == 0:
+                return lo, 0
+        found, count = _kth(read, fanout, level - 1, index * fanout + j, hi, count)
+        if found is not None:
+            return found, 0
+    return None, count
+
+
+def tree_range_rows(read: Read, fanout: int, height: int, lo: int, hi: int) -> list[np.ndarray]:
+    """The packed rows, left to right, that together hold exactly the batches ``lo .. hi``.
+
+    A child wholly inside the range (or with nothing present beyond ``hi``) is one row; one that
+    straddles an end is descended, so O(height) nodes are read for a range ending at the newest batch.
+    """
+    return _range(read, fanout, height, 0, lo, hi)
+
+
+def _range(read: Read, fanout: int, level: int, index: int, lo: int, hi: int) -> list[np.ndarray]:
+    node, span = read(level, index), fanout ** level
+    first = index * span * fanout + 1
+    out: list[np.ndarray] = []
+    for j in range(len(node["lasts"])):
+        start = first + j * span
+        end = start + span - 1
+        if end < lo or start > hi:
+            continue
+        if start >= lo and (end <= hi or node["lasts"][j] <= hi):
+            out.append(node["rows"][j])
+        else:
+            out.extend(_range(read, fanout, level - 1, index * fanout + j, lo, hi))
+    return out
 
 
 def _merge(a: np.ndarray | None, b: np.ndarray | None, w: int) -> np.ndarray | None:
-    """Two packed nodes merged (Chan's update, as ``moments_merge``), counts of present batches added."""
+    """Two packed rows merged (Chan's update, as ``moments_merge``), counts of present batches added."""
     if a is None or b is None:
         return b if a is None else a
     na, nb = a[0], b[0]
@@ -97,111 +142,8 @@ def _merge(a: np.ndarray | None, b: np.ndarray | None, w: int) -> np.ndarray | N
     return out
 
 
-def _leaf(moments: Moments | None, w: int) -> np.ndarray:
-    row = np.zeros(2 + w + w * w)
-    if moments is not None:
-        row[0], row[1], row[2 : 2 + w], row[2 + w :] = moments["n"], 1, moments["mean"], np.ravel(moments["m2"])
-    return row
-
-
-def tree_set(tree: Tree, leaves: dict[int, Moments | None]) -> Tree:
-    """A new tree with the given leaves (0-based index -> statistics, None for no value) and their ancestors.
-
-    O(changed leaves x log(leaves)) merges and chunk copies; untouched chunks are shared.
-    """
-    if not leaves:
-        return tree
-    nodes, w = _Nodes(tree, write=True), tree["width"]
-    size = max(tree["leaves"], max(leaves) + 1)
-    for index, moments in leaves.items():
-        nodes.put(0, index, _leaf(moments, w))
-    top = max(size - 1, 1).bit_length()  # levels 0..top: the top node covers every leaf
-    dirty = set(leaves)
-    for level in range(1, top + 1):
-        dirty = {index // 2 for index in dirty}
-        for index in sorted(dirty):
-            parent = _merge(nodes.row(level - 1, 2 * index), nodes.row(level - 1, 2 * index + 1), w)
-            nodes.put(level, index, parent if parent is not None else _leaf(None, w))
-    return nodes.tree(size)
-
-
-def tree_range(tree: Tree, lo: int, hi: int) -> Moments:
-    """The statistics of leaves ``lo .. hi - 1``: the merge of at most 2 log2(leaves) nodes, left to right."""
-    return packed_moments(tree_range_packed(tree, lo, hi), tree["width"])
-
-
-def tree_range_packed(tree: Tree, lo: int, hi: int) -> np.ndarray | None:
-    """``tree_range`` as a packed node (None for no rows and no batch present)."""
-    nodes, w = _Nodes(tree), tree["width"]
-    left, right = [], []
-    level = 0
-    lo, hi = max(lo, 0), min(hi, tree["leaves"])
-    if lo == 0 and hi == tree["leaves"] and hi > 1:  # every leaf: the top node, no merge
-        left, lo = [nodes.row(max(hi - 1, 1).bit_length(), 0)], hi
-    while lo < hi:
-        if lo & 1:
-            left.append(nodes.row(level, lo))
-            lo += 1
-        if hi & 1:
-            hi -= 1
-            right.append(nodes.row(level, hi))
-        lo, hi, level = lo // 2, hi // 2, level + 1
-    return packed_merge(left + right[::-1], w)
-
-
-def tree_last_present(tree: Tree, hi: int, count: int) -> int:
-    """The ``count``-th leaf with a value counting down from ``hi - 1`` (0 if fewer have one): a window's start.
-
-    O(log leaves): the range's nodes are scanned from the right, then one is descended.
-    """
-    reader = _Nodes(tree)
-    nodes = []
-    lo, hi, level = 0, min(hi, tree["leaves"]), 0
-    while lo < hi:
-        if hi & 1:
-            hi -= 1
-            nodes.append((level, hi))
-        lo, hi, level = lo // 2, hi // 2, level + 1
-    seen = 0
-    for level, index in nodes:  # right to left
-        present = _present(reader.row(level, index))
-        if seen + present < count:
-            seen += present
-            continue
-        while level > 0:
-            level, index = level - 1, 2 * index + 1
-            present = _present(reader.row(level, index))
-            if seen + present < count:
-                seen += present
-                index -= 1
-        return index
-    return 0
-
-
-def _present(row: np.ndarray | None) -> int:
-    return 0 if row is None else int(row[1])
-
-
-def tree_top(tree: Tree) -> np.ndarray | None:
-    """The node over every leaf, packed ``[n, present, mean..., M2...]`` (None for a tree of no leaves)."""
-    if tree["leaves"] == 0:
-        return None
-    return _Nodes(tree).row(max(tree["leaves"] - 1, 1).bit_length(), 0)
-
-
-def tree_present(tree: Tree, hi: int) -> int:
-    """How many of leaves ``0 .. hi - 1`` have a value: O(log leaves)."""
-    nodes, total, level = _Nodes(tree), 0, 0
-    hi = min(hi, tree["leaves"])
-    while hi > 0:
-        if hi & 1:
-            total += _present(nodes.row(level, hi - 1))
-        hi, level = hi // 2, level + 1
-    return total
-
-
-def packed_merge(rows: list[np.ndarray | None], width: int) -> np.ndarray | None:
-    """Packed nodes merged left to right (Chan's update; present counts added)."""
+def packed_merge(rows: list[np.ndarray], width: int) -> np.ndarray | None:
+    """Packed rows merged left to right (Chan's update; present counts added); None for no rows."""
     total = None
     for row in rows:
         total = _merge(total, row, width)
@@ -209,7 +151,7 @@ def packed_merge(rows: list[np.ndarray | None], width: int) -> np.ndarray | None
 
 
 def packed_moments(row: np.ndarray | None, width: int) -> Moments:
-    """The statistics a packed node holds."""
+    """The statistics a packed row holds."""
     if row is None or row[0] == 0:
         return moments_empty(width - 1)
     return {"n": int(row[0]), "mean": row[2 : 2 + width].copy(), "m2": row[2 + width :].reshape(width, width).copy()}

@@ -16,8 +16,8 @@ from salsaweb.regression import inputs
 from salsaweb.regression import statistics as statistics_module
 from salsaweb.regression.descent import problem_from_moments
 from salsaweb.regression.moments import moments_empty, moments_merge, moments_of
-from salsaweb.regression.tree import tree_empty, tree_last_present, tree_range, tree_set
-from salsaweb.regression.statistics import block_tree, statistics
+from salsaweb.regression.tree import leaf_row, node_empty, node_set, node_summary, packed_merge, packed_moments, tree_range_rows, tree_window_start
+from salsaweb.regression.statistics import node, statistics
 
 from .conftest import correlated_batches, load_runtime, lstsq, make_settings
 
@@ -57,7 +57,7 @@ def assert_from_scratch(rt: Runtime, features: int) -> None:
 
 @contextmanager
 def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Record, while inside, which batches the store is asked for, block_tree's executions and moments_of's row counts."""
+    """Record, while inside, which batches the store is asked for, the tree nodes' executions and moments_of's row counts."""
     seen: dict[str, Any] = {"batches": [], "executions": 0, "rows": []}
     get_input = rt.storage.get_input
 
@@ -71,7 +71,7 @@ def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         return moments_of(X, y)
 
     def listener(event: Event) -> None:
-        if event.kind == "did_execute" and event.key[0] == block_tree.id:
+        if event.kind == "did_execute" and event.key[0] == node.id:
             seen["executions"] += 1
 
     monkeypatch.setattr(rt.storage, "get_input", spy_get_input)
@@ -89,21 +89,39 @@ def test_tree_ranges_and_window_lookup_equal_direct_computation() -> None:
     rows = [(rng.standard_normal((int(rng.integers(1, 9)), 3)) * [1, 10, 0.1] + 5.0, rng.standard_normal(8))
             for _ in range(37)]
     rows = [(X, y[: len(X)]) for X, y in rows]
-    tree = tree_set(tree_empty(3), {i: moments_of(X, y) for i, (X, y) in enumerate(rows)})
-    for lo, hi in [(0, 37), (3, 20), (36, 37), (0, 1), (16, 32), (5, 5)]:
-        got = tree_range(tree, lo, hi)
-        if hi == lo:
+    fanout, width = 4, 4
+
+    def build(leaves: dict[int, Any]) -> dict[tuple[int, int], Any]:
+        """Nodes of a three-level tree (fanout 4) over batches 1..37: leaf number -> statistics, None for none."""
+        nodes = {(0, b): node_set(node_empty(width), {j: (leaf_row(leaves[n], width), n if leaves[n] is not None else 0, 0)
+                                                       for j in range(fanout) if (n := b * fanout + j + 1) <= 37})
+                 for b in range(10)}
+        for level, count in ((1, 3), (2, 1)):
+            for b in range(count):
+                nodes[(level, b)] = node_set(node_empty(width), {
+                    j: node_summary(nodes[(level - 1, b * fanout + j)]) for j in range(fanout)
+                    if (level - 1, b * fanout + j) in nodes})
+        return nodes
+
+    def read_from(nodes: dict[tuple[int, int], Any]) -> Any:
+        return lambda level, index: nodes[(level, index)]
+
+    whole = build({n: moments_of(*rows[n - 1]) for n in range(1, 38)})
+    for lo, hi in [(1, 37), (4, 20), (37, 37), (1, 1), (17, 32), (6, 5)]:
+        got = packed_moments(packed_merge(tree_range_rows(read_from(whole), fanout, 2, lo, hi), width), width)
+        if hi < lo:
             assert got["n"] == 0
             continue
-        want = moments_of(np.vstack([X for X, _ in rows[lo:hi]]), np.concatenate([y for _, y in rows[lo:hi]]))
+        want = moments_of(np.vstack([X for X, _ in rows[lo - 1:hi]]), np.concatenate([y for _, y in rows[lo - 1:hi]]))
         assert got["n"] == want["n"]
         np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-12, atol=1e-12 * np.abs(want["m2"]).max())
-    gone = tree_set(tree, {4: None, 10: None, 11: moments_empty(3)})  # two deleted, one emptied (still there)
-    assert tree_last_present(gone, 37, 3) == 34
-    assert tree_last_present(gone, 13, 3) == 9  # 12, 11 (empty but present), 9
-    assert tree_last_present(gone, 13, 9) == 2
-    assert tree_last_present(gone, 13, 100) == 0
-    assert tree["levels"][0][0] is not gone["levels"][0][0] and tree["levels"][0][1] is gone["levels"][0][1]
+    # Two deleted (5 and 11), one emptied (12: still there).
+    leaves = {n: moments_of(*rows[n - 1]) for n in range(1, 38)} | {5: None, 11: None, 12: moments_empty(3)}
+    gone = read_from(build(leaves))
+    assert tree_window_start(gone, fanout, 2, 37, 3) == 35
+    assert tree_window_start(gone, fanout, 2, 13, 3) == 10  # 13, 12 (empty but present), 10
+    assert tree_window_start(gone, fanout, 2, 13, 9) == 3
+    assert tree_window_start(gone, fanout, 2, 13, 100) is None
 
 
 def test_removing_a_huge_offset_batch_leaves_no_cancellation_error(monkeypatch) -> None:
@@ -274,7 +292,7 @@ def test_database_store_statistics_follow_replaced_and_deleted_batches(django_us
 def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
     rng = np.random.default_rng(seed)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(statistics_module, "BLOCK", 4)  # many blocks from few batches
+        patch.setattr(statistics_module, "FANOUT", 2)  # many levels from few batches
         held = {n: (rng.standard_normal((3, 2)) + 5.0, rng.standard_normal(3)) for n in range(1, 10)}
         rt = load_runtime(list(held.values()))
         window = None
@@ -304,3 +322,58 @@ def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
                 want = moments_of(np.vstack([X for X, _ in rows]), np.concatenate([y for _, y in rows]))
                 np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-9, atol=1e-9 * np.abs(want["m2"]).max())
                 np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-12, atol=1e-12)
+
+
+def node_work(rt: Runtime, call: Any) -> dict[str, int]:
+    """Run ``call()`` and count, from the runtime's events, the tree nodes it executed and the node memos it read."""
+    seen = {"executed": 0, "read": 0}
+
+    def listener(event: Event) -> None:
+        if event.key[0] == node.id and event.kind in ("did_execute", "did_verify", "memo_hit"):
+            seen["read"] += 1
+            seen["executed"] += event.kind == "did_execute"
+
+    rt.add_listener(listener)
+    try:
+        call()
+    finally:
+        rt.remove_listener(listener)
+    return seen
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_a_change_at_b_batches_executes_one_path_and_reads_o_log_b_nodes(window, monkeypatch) -> None:
+    monkeypatch.setattr(statistics_module, "FANOUT", 4)
+    rng = np.random.default_rng(8)
+    work = {}
+    for count in (16, 256, 1024):  # heights 1, 3, 4: 2, 4 and 5 nodes on a path
+        rt = load_runtime([(rng.standard_normal((2, 2)), rng.standard_normal(2)) for _ in range(count)], window=window)
+        statistics(rt)
+        levels = statistics_module.height(count) + 1
+        inputs.batch.set(rt, count // 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+        replace = node_work(rt, lambda: statistics(rt))
+        inputs.batch.delete(rt, count // 3)
+        delete = node_work(rt, lambda: statistics(rt))
+        with rt.transaction():
+            inputs.batch.set(rt, count + 1, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_count.set(rt, count + 1)
+        append = node_work(rt, lambda: statistics(rt))
+        assert replace["executed"] == delete["executed"] == levels  # the changed batch's path, nothing else
+        # Each count here fills its root: the new batch's path is new nodes and a new root, and the old root hears
+        # of the count.  The next append executes its path (and upper nodes on the window's path, which hear of the
+        # count too, return what they held).
+        assert append["executed"] <= 2 * levels + 2
+        with rt.transaction():
+            inputs.batch.set(rt, count + 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_count.set(rt, count + 2)
+        again = node_work(rt, lambda: statistics(rt))
+        assert levels + 1 <= again["executed"] <= 2 * levels
+        work[count] = (statistics_module.height(count + 2) + 1, max(replace["read"], delete["read"], append["read"], again["read"]))
+        if window is None:
+            assert_from_scratch(rt, 2)
+        else:
+            used = list(current(rt).values())[-window:]
+            assert statistics(rt)["n"] == sum(len(y) for _, y in used)
+    for levels, read in work.values():
+        assert read <= 3 * levels + 2  # the path, the window's path and the right edge: O(height)
+    assert work[1024][1] <= 2 * work[16][1]  # 64 times the batches: the height, not B / FANOUT, grows

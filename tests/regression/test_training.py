@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from runtime import Runtime
 from salsaweb.regression import inputs
 from salsaweb.regression.descent import RegressionError
-from salsaweb.regression.statistics import BLOCK, block_tree, statistics
+from salsaweb.regression.statistics import FANOUT, node, statistics
 from salsaweb.regression.training import FUNCTIONS, incremental_problem, naive_problem, train
 
 from .conftest import correlated_batches, load_runtime, lstsq
@@ -100,13 +100,13 @@ def test_a_new_batch_costs_the_same_whatever_the_total(bench_data) -> None:
         before = rt.counters.executions
         train(rt, "incremental")
         executions.append(rt.counters.executions - before)
-    # block_tree(0), block_root(0), statistics, problem, then one step per iteration, 0..20.
-    assert executions == [4 + 21] * len(executions)
+    # node(0, 0), statistics, problem, then one step per iteration, 0..20.
+    assert executions == [3 + 21] * len(executions)
     # Maintained: no derived dependencies, and every batch number of its block (set or not) is an input dependency.
-    memo = rt.storage.get_memo((block_tree.id, (0,)))
+    memo = rt.storage.get_memo((node.id, (0, 0)))
     assert not memo.deps
     batch_keys = {key for key, _ in memo.inputs.entries() if key[0] == inputs.batch.id}
-    assert batch_keys == {(inputs.batch.id, (number,)) for number in range(1, BLOCK + 1)}
+    assert batch_keys == {(inputs.batch.id, (number,)) for number in range(1, FANOUT + 1)}
 
 
 def test_statistics_maintained_path_equals_a_fresh_computation(bench_data) -> None:
