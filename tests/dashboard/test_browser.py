@@ -304,14 +304,14 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
 
         work = page.locator("#engine-work-table tbody tr.summary")
         expect(work).to_have_count(6, timeout=15_000)  # revisions 3, 2, 1 of two modes, newest first
-        expect(work.first).to_contain_text("block_tree: input batch(rt, 3) changed")
+        expect(work.first).to_contain_text("node: input batch(rt, 3) changed")
         work.first.click()
         expect(page.locator("#engine-work-table tr.detail").first).to_be_visible()
         page.locator("#engine-work").screenshot(path=str(SCREENSHOT.parent / "engine-work.png"))
 
         graph = page.locator("#engine-graph-view svg")
         expect(graph.locator('g[data-function="incremental_step"]')).to_be_visible()
-        expect(graph.locator('g[data-function="block_tree"] rect.call.executed')).to_have_count(1)
+        expect(graph.locator('g[data-function="node"] rect.call.executed')).to_have_count(1)
         expect(graph.locator('g[data-function="batch"] rect.call.input')).to_have_count(3)
         box = page.locator("#engine-graph-view").bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1280
