@@ -238,14 +238,14 @@ def _blank_row(row: pa_csv.InvalidRow) -> str:
     return "skip" if not row.text.strip(_BLANK.decode()) else "error"
 
 
-def _read_columns(data: bytes, body: int, width: int, positions: list[int], block: int) -> list[np.ndarray] | None:
-    """The body's ``positions`` columns as float arrays by the fast reader, or None when it refuses the body."""
+def _read_columns(data: bytes, body: int, width: int, positions: list[int], block: int) -> pa.Table | None:
+    """The body's ``positions`` columns as float64 columns by the fast reader, or None when it refuses the body."""
     names = [f"c{i}" for i in range(width)]
     used = [names[i] for i in positions]
     try:
-        table = pa_csv.read_csv(
+        return pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(body)),
-            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False, block_size=block),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=block),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=_blank_row),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.float64() for name in used}, include_columns=used, null_values=[],
@@ -253,26 +253,29 @@ def _read_columns(data: bytes, body: int, width: int, positions: list[int], bloc
         )
     except pa.ArrowInvalid:
         return None
-    return [table.column(name).to_numpy() for name in used]
 
 
-def _first_bad(columns: list[np.ndarray]) -> int | None:
-    """The index of the first row with a value that is not finite or beyond the limit, or None if there is none."""
+def _first_bad(X: np.ndarray, y: np.ndarray) -> int | None:
+    """The first row with a value that is not finite or beyond the limit, or None if there is none."""
     with np.errstate(invalid="ignore"):
-        if all(np.abs(column).max() <= MAX_ABS_VALUE for column in columns):  # NaN compares false
+        if np.abs(X).max() <= MAX_ABS_VALUE and np.abs(y).max() <= MAX_ABS_VALUE:  # NaN compares false
             return None
-        bad = np.zeros(columns[0].shape[0], dtype=bool)
-        for column in columns:
-            bad |= ~(np.abs(column) <= MAX_ABS_VALUE)
-    return int(np.argmax(bad))
+        return int(np.argmax(~(np.abs(X) <= MAX_ABS_VALUE).all(axis=1) | ~(np.abs(y) <= MAX_ABS_VALUE)))
 
 
-def _matrix(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` from the used columns: the features in the dataset's order, then the target."""
-    X = np.empty((columns[0].shape[0], len(columns) - 1))
-    for j, column in enumerate(columns[:-1]):
-        X[:, j] = column
-    return X, np.array(columns[-1])
+def _matrix(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)``: the table's columns but the last side by side in a C-ordered matrix, and the last; one copy."""
+    X, y = np.empty((table.num_rows, table.num_columns - 1)), np.empty(table.num_rows)
+    for j, column in enumerate(table.columns):
+        start = 0
+        for chunk in column.chunks:
+            values = chunk.to_numpy()
+            if j < X.shape[1]:
+                X[start:start + len(values), j] = values
+            else:
+                y[start:start + len(values)] = values
+            start += len(values)
+    return X, y
 
 
 def parse_batch(
@@ -286,23 +289,24 @@ def parse_batch(
     index = {name: i for i, name in enumerate(names)}
     positions = [index[name] for name in (*features, target)]
     used = {*features, target}
-    columns = _read_columns(data, body, len(names), positions, _BLOCK_BYTES)
-    if columns is None and len(data) - body > _BLOCK_BYTES:
+    table = _read_columns(data, body, len(names), positions, _BLOCK_BYTES)
+    if table is None and len(data) - body > _BLOCK_BYTES:
         problem = _first_problem(data, body, line, source, names, used)
         if problem is not None:
             raise problem
         # Nothing wrong, so a record is longer than a block: read the body as one block.
-        columns = _read_columns(data, body, len(names), positions, len(data) - body + 1)
-    if columns is None:
+        table = _read_columns(data, body, len(names), positions, len(data) - body + 1)
+    if table is None:
         raise _first_problem(data, body, line, source, names, used) or CsvError(
             source, "could not be read as comma-separated numbers")
-    if columns[0].shape[0] == 0:
+    if table.num_rows == 0:
         raise CsvError(source, "no data rows after the header")
-    bad = _first_bad(columns)
+    X, y = _matrix(table)
+    bad = _first_bad(X, y)
     if bad is not None:
         raise _first_problem(data, body, line, source, names, used, trusted=bad) or CsvError(
             source, "could not be read as comma-separated numbers")
-    return _matrix(columns)
+    return X, y
 
 
 def _row_value(row: Mapping[str, object], number: int, column: str, source: str) -> float:
