@@ -77,7 +77,8 @@ def _default(obj: Any) -> msgpack.ExtType:
     if t is np.ndarray:
         if obj.dtype.kind not in _NUMERIC_KINDS or obj.dtype.fields is not None:
             raise TypeError(f"numpy array of dtype {obj.dtype}")
-        data = np.ascontiguousarray(obj).tobytes()
+        # A byte view packs as bin, the same bytes as ``tobytes()`` without copying them first.
+        data = memoryview(np.ascontiguousarray(obj)).cast("B") if obj.size else b""
         return msgpack.ExtType(_NDARRAY, _pack([obj.dtype.str, list(obj.shape), data]))
     if isinstance(obj, np.generic) and obj.dtype.kind in _NUMERIC_KINDS:
         return msgpack.ExtType(_NPSCALAR, _pack([obj.dtype.str, obj.tobytes()]))

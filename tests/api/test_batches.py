@@ -94,6 +94,50 @@ def test_csv_problems_name_file_row_column_and_reason(api, dataset, upload, cont
     _nothing_stored(dataset)
 
 
+def test_header_field_longer_than_the_csv_modules_limit_is_read_not_a_500(api, dataset, upload) -> None:
+    # The csv module's field limit is 131,072 characters; a longer header name used to answer 500.
+    long = "n" * 131_073
+    answer = upload(api, dataset, f"x0,x1,y,{long}\n1,2,3,note\n4,5,6,note\n", "wide.csv")
+    assert answer.status_code == 202 and answer.json()["rows"] == 2
+    refused = upload(api, dataset, f"x0,{long}\n1,2\n", "long.csv")
+    assert refused.status_code == 400
+    body = refused.json()
+    assert (body["code"], body["file"], body["row"], body["line"]) == ("invalid_csv", "long.csv", None, 1)
+    assert body["reason"].startswith("missing column(s) 'x1', 'y'; unknown column(s) 'nnn")
+    assert len(body["detail"]) < 400  # the long name is shortened, not echoed
+
+
+def test_cr_only_line_ends_are_read_not_a_500(api, dataset, upload) -> None:
+    # printf 'x0,x1,y\r1,2,3\r' used to answer 500.
+    answer = upload(api, dataset, "x0,x1,y\r1,2,3\r4,5,7\r", "mac.csv")
+    assert answer.status_code == 202 and answer.json()["rows"] == 2
+    refused = upload(api, dataset, "x0,x1,y\r1,2,3\r\r4,x,6\r", "bad-mac.csv")
+    assert refused.status_code == 400
+    body = refused.json()
+    assert (body["code"], body["file"], body["row"], body["line"], body["column"]) == (
+        "invalid_csv", "bad-mac.csv", 3, 4, "x1")
+    assert body["reason"] == "'x' is not a number"
+    assert Batch.objects.filter(dataset=dataset).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "line", "column", "reason"),
+    [
+        ('x0,x1,y\r\n1,"2,3\r\n', 1, 2, None, "a quoted value is never closed"),
+        ('note,x0,x1,y\n"a\nb",1,2,3\n"c",4,5,\n', 2, 4, "y", "empty value"),
+        ("\ufeffx0,x1,y\n1,2,3\n\n  \n4,5,6,7\n", 4, 5, None, "has 4 values, the header has 3 columns"),
+    ],
+)
+def test_malformed_csv_is_a_400_naming_row_line_and_column(api, dataset, upload, content, row, line, column,
+                                                          reason) -> None:
+    answer = upload(api, dataset, content, "odd.csv")
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["row"], body["line"], body["column"]) == ("invalid_csv", row, line, column)
+    assert body["reason"].startswith(reason)
+    _nothing_stored(dataset)
+
+
 @pytest.mark.parametrize(
     ("rows", "row", "column", "reason"),
     [
