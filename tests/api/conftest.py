@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.apps import apps
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from salsaweb.regression import services
-from salsaweb.regression.models import Dataset
+from salsaweb.regression.models import Batch, Dataset
 
 FEATURES = ["x0", "x1"]
 TARGET = "y"
@@ -30,6 +31,16 @@ def batch_data(seed: int, rows: int = 50) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(0.0, 1.0, (rows, 2)) * [1.0, 3.0] + [1.0, -2.0]
     return X, X @ [2.0, -1.0] + 3.0 + rng.normal(0.0, 0.1, rows)
+
+
+def stored_state() -> dict[str, Any]:
+    """Row counts of every table a request could write (datasets, batches, records, memo store, tokens), and each
+    batch's content: equal before and after a refused request when it left no trace."""
+    tables = [model for label in ("regression", "runtime", "authtoken")
+              for model in apps.get_app_config(label).get_models() if not model._meta.proxy]
+    state: dict[str, Any] = {model._meta.label: model._base_manager.count() for model in tables}
+    state["batches"] = list(Batch.objects.order_by("pk").values_list("pk", "content_hash", "revision", "deleted_at"))
+    return state
 
 
 @pytest.fixture(autouse=True)
