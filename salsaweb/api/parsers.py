@@ -38,11 +38,14 @@ def json_nesting_exceeds(body: bytes, limit: int) -> bool:
 
     Escapes are dropped first (``\\\\`` pairs, then ``\\"``), so every remaining quote delimits a
     string; the brackets between the strings are the structure, and each pass removing the
-    innermost ``[]`` pairs peels exactly one level.
+    innermost ``[]`` pairs peels exactly one level.  Adjacent quotes go first: dropping two of
+    them changes no bracket's side, and it leaves only strings that held brackets to split out.
     """
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    structure = b"".join(body.translate(_BRACKETS, _NOT_STRUCTURE).split(b'"')[::2])
+    structure = body.translate(_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = b"".join(structure.split(b'"')[::2])
     for _ in range(limit):
         if not structure:
             return False
