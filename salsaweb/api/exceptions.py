@@ -7,7 +7,8 @@
 ``invalid_csv``                400     ``file``, ``row`` (1-based data row, null for the header or
                                        the whole file), ``line``, ``column``, ``reason``
 ``invalid_rows``               400     the same keys, for JSON rows (``line`` is null)
-``parse_error``                400     (malformed JSON or multipart body)
+``parse_error``                400     (malformed JSON, form or multipart body; JSON nested too deeply;
+                                       more form fields or files than the server reads)
 ``not_authenticated``          401     (also ``authentication_failed`` for a bad token)
 ``invalid_credentials``        401     (``POST /api/auth/token/``: wrong username or password)
 ``permission_denied``          403
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -182,6 +185,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, BatchError):
         exc = BatchProblem.from_batch_error(exc)
+    elif isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE: the upload limit too
+        exc = UploadTooLarge(limit=settings.SALSAWEB_MAX_UPLOAD_BYTES)
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(f"Form parse error - more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields")
+    elif isinstance(exc, TooManyFilesSent):
+        exc = exceptions.ParseError(f"Form parse error - more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -13,11 +13,13 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, Throttled, ValidationError
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -106,6 +108,8 @@ class TokenView(ObtainAuthToken):
     authentication_classes: list[Any] = []
     throttle_classes = [WriteRateThrottle]
     serializer_class = TokenRequestSerializer
+    # ObtainAuthToken's own parsers have neither the size nor the nesting limit; forms stay accepted.
+    parser_classes = [LimitedJSONParser, FormParser, LimitedMultiPartParser]
 
     def get_authenticate_header(self, request: Request) -> str:
         """401 answers name the scheme the token is for (DRF would turn a 401 without one into 403)."""
@@ -514,6 +518,7 @@ class TrainingView(DatasetScopedMixin, generics.GenericAPIView):
         return Response(TrainingSerializer({"modes": selectors.training_state_list(dataset=dataset)}).data)
 
 
+@csrf_exempt  # it changes nothing, so a write to an unknown path gets this 404, not the CSRF check's HTML 403
 def not_found(request: HttpRequest) -> JsonResponse:
-    """Any path under /api/ that names no endpoint: the error shape's 404."""
+    """Any path under /api/ that names no endpoint, whatever the method: the error shape's 404."""
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)

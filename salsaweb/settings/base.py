@@ -144,8 +144,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Functions that tell the memo-store admin which dataset owns a runtime namespace (runtime/db/admin.py).
 MEMO_STORE_NAMESPACE_OWNERS = ["salsaweb.regression.admin.namespace_datasets"]
 
-# Largest CSV file or JSON body the API accepts; larger ones are answered with 413.
+# Largest CSV file or JSON body the API accepts; larger ones are answered with 413.  Django's
+# own limit on a body read into memory (2.5 MiB by default) is the same, so it neither refuses
+# smaller JSON bodies first nor reads larger ones (the API answers its refusal with the 413).
 SALSAWEB_MAX_UPLOAD_BYTES = env_int("SALSAWEB_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SALSAWEB_MAX_UPLOAD_BYTES
 
 # Sign-in limits (salsaweb/services.py): after this many failed sign-ins for one username, or
 # from one address, within a window, further attempts get 429 until the window ends.

@@ -6,14 +6,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.apps import apps
 from django.core.cache import cache
+from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from salsaweb.regression import services
-from salsaweb.regression.models import Dataset
+from salsaweb.regression.models import Batch, Dataset
 
 FEATURES = ["x0", "x1"]
 TARGET = "y"
@@ -30,6 +32,19 @@ def batch_data(seed: int, rows: int = 50) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(0.0, 1.0, (rows, 2)) * [1.0, 3.0] + [1.0, -2.0]
     return X, X @ [2.0, -1.0] + 3.0 + rng.normal(0.0, 0.1, rows)
+
+
+def stored_state() -> dict[str, Any]:
+    """Row counts of every table a request could write (datasets, batches, records, memo store, tokens), and each
+    batch's content: equal before and after a refused request when it left no trace (one query for the counts)."""
+    tables = [model._meta.db_table for label in ("regression", "runtime", "authtoken")
+              for model in apps.get_app_config(label).get_models() if not model._meta.proxy]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(table)})"
+                                             for table in tables))
+        state: dict[str, Any] = dict(zip(tables, cursor.fetchone()))
+    state["batches"] = list(Batch.objects.order_by("pk").values_list("pk", "content_hash", "revision", "deleted_at"))
+    return state
 
 
 @pytest.fixture(autouse=True)
