@@ -168,11 +168,13 @@ _BODIES = (st.tuples(st.just("bytes"), st.sampled_from(_CONTENT_TYPES), st.binar
            | _json_bodies().map(lambda body: ("json", *body)) | _multipart_bodies().map(lambda body: ("multipart", *body)))
 
 
+@pytest.mark.django_db
 def test_random_bodies_never_get_a_server_error_and_refused_ones_store_nothing(api, trained, settings) -> None:
     _fuzz_bodies(api, trained.pk, QUICK_EXAMPLES, settings)
 
 
 @pytest.mark.slow
+@pytest.mark.django_db
 @pytest.mark.timeout(900)
 def test_many_random_bodies_never_get_a_server_error_and_refused_ones_store_nothing(api, trained, settings) -> None:
     _fuzz_bodies(api, trained.pk, SLOW_EXAMPLES, settings)
