@@ -2,9 +2,10 @@
 
 What was read is kept across units of work, and across revisions that (by the revision log)
 only changed inputs: a memo row read then is still a fact about the revision it was read at,
-which the engine re-verifies, and a row another process rewrote meanwhile is at worst
-recomputed (the write keeps theirs); so only the inputs of the functions the log names are
-read again.  Anything that deletes memos bumps the namespace's epoch and makes the process
+which the engine re-verifies.  Only the inputs of the functions the log names are read again,
+and the memos another process re-executed to a new value since (their ``changed_at`` is past
+the revision they were read at): a stale copy would let a re-execution backdate against a
+value that dependents written since never saw.  Anything that deletes memos bumps the namespace's epoch and makes the process
 read everything again; so do code changes, a gap in the log and more than
 ``FOLLOW_LOG_LIMIT`` revisions.  A change this process committed under the namespace lock, from
 the revision the cache is at, it keeps as it wrote it; after a failure (what was read may not
@@ -19,7 +20,7 @@ from runtime.memo import InputRecord, Memo
 
 from .records import FunctionRows, RowSource, StoredMemo
 from .rows import key_digest
-from .sql import LOG, Database
+from .sql import LOG, MEMO, Database
 
 __all__ = ["FOLLOW_LOG_LIMIT", "CacheSource", "MemoCache", "RowCache"]
 
@@ -128,7 +129,23 @@ class RowCache:
             self.input_rows.pop(function, None)
         for key in [key for key in self.inputs if key[0] in changed]:
             del self.inputs[key]
+        self._forget_rewritten(namespace_id, cached_revision)
         return True
+
+    def _forget_rewritten(self, namespace_id: int, cached_revision: int) -> None:
+        """Forget the memos whose row changed value after ``cached_revision`` (the index on changed_at finds them)."""
+        rewritten: dict[str, set[str]] = {}
+        for function, digest in self.db.run(
+            f"SELECT function, key_digest FROM {MEMO} WHERE namespace_id = %s AND changed_at > %s",
+            [namespace_id, cached_revision],
+        ):
+            rewritten.setdefault(function, set()).add(digest)
+        if not rewritten:
+            return
+        for function in rewritten:
+            self.memo_rows.pop(function, None)
+        for key in [key for key in self.memos if key[0] in rewritten and key_digest(*key) in rewritten[key[0]]]:
+            del self.memos[key]
 
     def committed(self, revision: int) -> None:
         """This process committed, under the namespace lock, the change from ``at`` to ``revision``: keep it."""

@@ -112,6 +112,21 @@ def test_a_failed_input_change_is_not_remembered():
     assert store_problems("ns") == []
 
 
+def test_a_memo_another_process_re_executed_is_not_backdated_against_the_copy_read_before():
+    """Found by the interleaving property: the reader's old copy of square(1) (0) equals its new value (0)
+    again, but the writer's total saw square(1) = 1 in between, so square(1) must not keep its old changed_at."""
+    reader, writer = _pair("rewritten")
+    programs.size.set(writer, 4)
+    for i in range(4):
+        programs.value.set(writer, i, 0.0)
+    assert programs.square(reader, 1) == 0.0  # the reader holds square(1) = 0, changed at an early revision
+    programs.value.set(writer, 1, 1.0)
+    assert programs.total(writer) == 1.0  # the writer re-executes square(1) = 1 and total reads it
+    programs.value.set(writer, 1, 0.0)
+    assert programs.total(reader) == 0.0
+    assert store_problems("rewritten") == []
+
+
 # Each step: (which runtime, action, cell, value).  Two runtimes stand for two processes.
 steps = st.lists(
     st.tuples(st.sampled_from([0, 1]), st.sampled_from(["set", "total", "square", "chain"]),
