@@ -52,11 +52,7 @@ class InputFunction(_Declared):
     def __call__(self, rt: Context, *args: Any) -> Any:
         """Read the input's current value; raises MissingInputError if it has none."""
         key = self.key(args)
-        frame = rt.thread.frame
-        if frame is None:
-            record = rt.read_input(key)
-        else:
-            record = frame.deps[key] = rt.storage.get_input(key)
+        record = self._read(rt, key)
         if record is None or record.deleted:
             state = "was deleted" if record is not None else "was never set"
             raise MissingInputError(f"input {call_label(key)} {state}")
@@ -67,13 +63,17 @@ class InputFunction(_Declared):
 
         For a function that must hear of every change to many inputs whose values it takes from elsewhere.
         """
-        key = self.key(args)
+        record = self._read(rt, self.key(args))
+        return record is not None and not record.deleted
+
+    @staticmethod
+    def _read(rt: Context, key: Key) -> InputRecord | None:
+        """The input's record, recorded as a dependency of the derived call running (if any)."""
         frame = rt.thread.frame
         if frame is None:
-            record = rt.read_input(key)
-        else:
-            record = frame.deps[key] = rt.storage.get_input(key)
-        return record is not None and not record.deleted
+            return rt.read_input(key)
+        record = frame.deps[key] = rt.storage.get_input(key)
+        return record
 
     def set(self, rt: Context, *keys_and_value: Any) -> bool:
         """Set the input for the given keys (value last); return whether a new revision began."""

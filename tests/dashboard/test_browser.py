@@ -37,6 +37,16 @@ def _csv(seed: int, rows: int = 80) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _browser_page(playwright, errors: list[str], expected: str | None = None):
+    """Chromium and a 1280 px page whose script errors and console errors (but ``expected``) go to ``errors``."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" and not (
+        expected and message.text.startswith(expected)) else None)
+    return browser, page
+
+
 def _wait_for_charts(page) -> None:
     """Until Plotly (loaded after dashboard.js, 4 MB) has drawn the timing chart."""
     page.wait_for_function("() => document.querySelector('#chart-timing .main-svg') !== null", timeout=30_000)
@@ -52,11 +62,7 @@ def test_sign_in_create_upload_and_see_model_and_charts(live_server, django_user
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text)
-                if message.type == "error" and not message.text.startswith(EXPECTED_HTTP_ERROR) else None)
+        browser, page = _browser_page(playwright, errors, expected=EXPECTED_HTTP_ERROR)
 
         page.goto(f"{live_server.url}/dashboard/")
         page.fill("input[name=username]", "pat")
@@ -171,10 +177,7 @@ def test_ten_features_at_1280_px_model_view_and_charts_tell_the_story(live_serve
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        browser, page = _browser_page(playwright, errors)
         page.goto(f"{live_server.url}/dashboard/datasets/{dataset.pk}/")
         page.fill("input[name=username]", "dee")
         page.fill("input[name=password]", "browser-pw-2")
@@ -291,11 +294,7 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text)
-                if message.type == "error" else None)
+        browser, page = _browser_page(playwright, errors)
         page.goto(f"{live_server.url}/admin/login/?next=/dashboard/datasets/{dataset.pk}/")
         page.fill("input[name=username]", "sam")
         page.fill("input[name=password]", "browser-pw-2")
@@ -351,4 +350,40 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
         table, filters = page.locator("#result_list").bounding_box(), page.locator("#changelist-filter").bounding_box()
         assert table is not None and filters is not None and table["x"] + table["width"] <= filters["x"]
         browser.close()
+    assert errors == []
+
+
+def test_a_visitor_signs_up_then_creates_and_resets_an_api_token(live_server, settings, monkeypatch) -> None:
+    """Sign-up on (the operator's SALSAWEB_SIGNUP): a new account signs in, sees its token, and a reset revokes it."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+    from rest_framework.test import APIClient
+
+    settings.SALSAWEB_SIGNUP = True
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser, page = _browser_page(playwright, errors)
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.click("text=Sign up")
+        page.fill("input[name=username]", "newcomer")
+        page.fill("input[name=password1]", "a-long-pass-phrase")
+        page.fill("input[name=password2]", "a-long-pass-phrase")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{live_server.url}/dashboard/")
+        page.click("text=API token")
+        expect(page.locator("#api-token-none")).to_be_visible()
+        page.click("text=Create a token")
+        first = page.locator("#api-token").inner_text()
+        page.click("text=Reset token")
+        expect(page.locator("#api-token")).not_to_have_text(first)
+        second = page.locator("#api-token").inner_text()
+        _shoot(page, "api-token.png")
+        browser.close()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert api.get("/api/datasets/").status_code == 401  # the reset revoked it
+    api.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert api.get("/api/datasets/").status_code == 200
     assert errors == []
