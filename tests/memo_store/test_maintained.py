@@ -282,13 +282,13 @@ def test_a_second_process_writing_inputs_gives_correct_diffs_in_the_first():
     assert other["total"] == [6, 34.0]
     assert other["log"] == [["running_total", [["item", [1], 1.0, 0.0]]]]
     _result(_start("set_items", "ns", json.dumps({"4": 4.0})))
-    # The first process still holds the memo it wrote, whole: it maintains from that one, and
-    # does not store the result over the row the other process wrote since.
+    # The other process re-executed the memo to a new value since the first read it: the first
+    # forgets its copy, reads that process's row and maintains from it (only item 4 is new to it).
     assert running_total(rt) == (6, 38.0)
-    assert _deltas() == [(("item", (1,), 1.0, 0.0), ("item", (4,), MISSING, 4.0))]
-    other = _result(_start("running_total", "ns"))  # maintained from the other process's row
-    assert (other["total"], other["log"]) == ([6, 38.0], [["running_total", [["item", [4], "MISSING", 4.0]]]])
-    assert running_total(rt) == (6, 38.0)  # read again: the row that process wrote
+    assert _deltas() == [(("item", (4,), MISSING, 4.0),)]
+    other = _result(_start("running_total", "ns"))  # the row the first process wrote
+    assert (other["total"], other["log"]) == ([6, 38.0], [])
+    assert running_total(rt) == (6, 38.0)
     assert _deltas() == []
     assert store_problems("ns") == []
 
