@@ -42,7 +42,7 @@ def node_empty(width: int) -> Node:
 def node_set(node: Node, children: dict[int, tuple[np.ndarray, int, int]]) -> Node:
     """A new node with the given children (index -> (packed row, highest present batch, edits)), ``top`` merged again.
 
-    O(fanout x features^2): the children's rows are merged left to right.
+    O(fanout x features^2): the children's rows are merged in one pass.
     """
     if not children:
         return node
@@ -52,7 +52,7 @@ def node_set(node: Node, children: dict[int, tuple[np.ndarray, int, int]]) -> No
     rows[:old], lasts[:old], edits[:old] = node["rows"], node["lasts"], node["edits"]
     for index, (row, last, edit) in children.items():
         rows[index], lasts[index], edits[index] = row, last, edit
-    return {**node, "rows": rows, "lasts": lasts, "edits": edits, "top": packed_merge(list(rows), node["width"])}
+    return {**node, "rows": rows, "lasts": lasts, "edits": edits, "top": packed_merge(rows, node["width"])}
 
 
 def node_summary(node: Node) -> tuple[np.ndarray, int, int]:
@@ -125,29 +125,28 @@ def _range(read: Read, fanout: int, level: int, index: int, lo: int, hi: int) ->
     return out
 
 
-def _merge(a: np.ndarray | None, b: np.ndarray | None, w: int) -> np.ndarray | None:
-    """Two packed rows merged (Chan's update, as ``moments_merge``), counts of present batches added."""
-    if a is None or b is None:
-        return b if a is None else a
-    na, nb = a[0], b[0]
-    if na == 0 or nb == 0:
-        out = (b if na == 0 else a).copy()
-        out[1] = a[1] + b[1]
+def packed_merge(rows: list[np.ndarray] | np.ndarray, width: int) -> np.ndarray | None:
+    """Packed rows merged in one pass (None for no rows): counts added, the pooled mean, and the scatter as the
+    sum of the rows' scatters plus ``sum_i n_i d_i d_i^T`` with ``d_i`` a row's mean minus the pooled mean.
+
+    Every term added is a scatter (positive semidefinite), so nothing cancels; one matrix product
+    for k rows instead of k pairwise updates.
+    """
+    if len(rows) == 0:
+        return None
+    packed = np.asarray(rows)
+    counts = packed[:, 0]
+    total = counts.sum()
+    out = np.zeros(packed.shape[1])
+    out[0], out[1] = total, packed[:, 1].sum()
+    if total == 0:
         return out
-    n = na + nb
-    out = a + b  # right for n, present and the M2 sum; the mean is set below
-    delta = b[2 : 2 + w] - a[2 : 2 + w]
-    out[2 : 2 + w] = a[2 : 2 + w] + delta * (nb / n)
-    out[2 + w :] += np.outer(delta, delta * (na * nb / n)).ravel()
+    means = packed[:, 2 : 2 + width]
+    mean = counts @ means / total
+    deviations = means - mean
+    out[2 : 2 + width] = mean
+    out[2 + width :] = packed[:, 2 + width :].sum(axis=0) + ((deviations.T * counts) @ deviations).ravel()
     return out
-
-
-def packed_merge(rows: list[np.ndarray], width: int) -> np.ndarray | None:
-    """Packed rows merged left to right (Chan's update; present counts added); None for no rows."""
-    total = None
-    for row in rows:
-        total = _merge(total, row, width)
-    return total
 
 
 def packed_moments(row: np.ndarray | None, width: int) -> Moments:
