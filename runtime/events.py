@@ -39,19 +39,14 @@ class Counters:
         return asdict(self)
 
 
-#: Why a call executes (``Event.reason`` of ``will_execute``), and what ``cause`` names then.
-REASONS = {
-    "new": "no memo yet (first call, or collected)",
-    "code": "the code of ``cause`` (the call itself, or a dependency) changed",
-    "failed": "its last execution raised",
-    "input": "the input ``cause`` changed",
-    "derived": "the derived dependency ``cause`` changed",
-    "missing": "the dependency ``cause`` has no memo or is no longer declared",
-}
-
-
 class Event(NamedTuple):
-    """One thing the engine did to one key at one revision; ``will_execute`` also says why (``reason``, ``cause``)."""
+    """One thing the engine did to one key at one revision; ``will_execute`` also says why.
+
+    ``reason`` is ``new`` (no memo yet: first call, or collected), ``failed`` (its last execution
+    raised), ``code`` (the code of ``cause``, the call itself or a dependency, changed), ``input``
+    (the input ``cause`` changed), ``derived`` (the derived dependency ``cause`` changed) or
+    ``missing`` (``cause`` has no memo or is no longer declared); ``why`` says it as text.
+    """
 
     kind: str
     key: Key

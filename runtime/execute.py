@@ -43,7 +43,7 @@ def execute(
     nothing but inputs changed.  An exception stores no new value; the old memo, if any, is
     kept as this call's failure marker (see ``runtime.memo.failed_code``), and the error is
     raised again, without executing, wherever the same top-level call asks for ``key`` again.
-    ``reason`` (a ``runtime.events.REASONS`` kind and its cause) goes to listeners with ``will_execute``.
+    ``reason`` (an ``Event.reason`` kind and its cause, see ``runtime.events``) goes to listeners with ``will_execute``.
     """
     thread = rt.thread
     stack = thread.stack

@@ -36,7 +36,7 @@ def deep_verify(rt: Context, fn: DerivedFunction, key: Key, args: tuple[Any, ...
     lookup = REGISTRY.lookup
     storage.prefetch(key)
     # Each entry: [key, memo, next dependency, why it must re-execute (None: not known to)],
-    # the why being a ``runtime.events.REASONS`` kind and its cause.
+    # the why being a ``Event.reason`` kind (``runtime.events``) and its cause.
     stack: list[list[Any]] = [[key, memo, 0, None]]
     on_stack = {key}
     while True:
