@@ -111,7 +111,7 @@ def main() -> int:
         rt = runtime()
         for number, (X, y) in enumerate(batches, start=1):
             with rt.transaction():
-                inputs.batch.set(rt, number, (X, y))
+                inputs.batch_put(rt, number, (X, y))
                 inputs.batch_count.set(rt, number)
         train(runtime(), "incremental")
         return runtime, batches
@@ -155,14 +155,14 @@ def main() -> int:
                     rt = runtime()
                     if case == "replace":
                         X = rng.standard_normal((args.rows, args.features)) + 2.0
-                        inputs.batch.set(rt, middle, (X, X.sum(axis=1) + rng.standard_normal(args.rows)))
+                        inputs.batch_put(rt, middle, (X, X.sum(axis=1) + rng.standard_normal(args.rows)))
                     else:
-                        inputs.batch.delete(rt, middle)
+                        inputs.batch_remove(rt, middle)
                     rt = runtime()
                     sample = timed(lambda: statistics(rt) if what == "statistics" else train(rt, "incremental"))
                     results.setdefault(f"{case} {what}", {0: [], 1: []})[size].append(sample)
                     if case == "delete":
-                        inputs.batch.set(runtime(), middle, batches[middle - 1])
+                        inputs.batch_put(runtime(), middle, batches[middle - 1])
                         train(runtime(), "incremental")
     report(f"\n1. one batch of {args.rows} rows changed in the middle, {args.features} features, store {args.store}, "
            f"FANOUT {FANOUT}, {args.clock} clock: median ms of {args.repeats} (paired: median of the per-repeat ratios)",
@@ -184,7 +184,7 @@ def main() -> int:
                 rt = runtime()
                 count = inputs.batch_count(rt)
                 with rt.transaction():
-                    inputs.batch.set(rt, count + 1, (X, y))
+                    inputs.batch_put(rt, count + 1, (X, y))
                     inputs.batch_count.set(rt, count + 1)
                 rt = runtime()
                 results.setdefault(f"window {window}: statistics", {0: [], 1: []})[size].append(
@@ -207,7 +207,7 @@ def main() -> int:
             rt = load_runtime([], features_count=10)
             iterations, worst = [], 0.0
             for k, (X, y) in enumerate(parts, start=1):
-                inputs.batch.set(rt, k, (X, y))
+                inputs.batch_put(rt, k, (X, y))
                 inputs.batch_count.set(rt, k)
                 result = train(rt, mode)
                 assert result["converged"]
@@ -223,7 +223,7 @@ def main() -> int:
     batches, _ = correlated_batches(101, args.rows, args.features, seed=3)
     rt = load_runtime(batches[:100])
     before = train(rt, "incremental")
-    inputs.batch.set(rt, 101, batches[100])
+    inputs.batch_put(rt, 101, batches[100])
     inputs.batch_count.set(rt, 101)
     cold = train(rt, "incremental")["iterations"]
     inputs.initial_model.set(rt, "incremental", (tuple(before["weights"]), before["bias"]))
@@ -249,16 +249,16 @@ def main() -> int:
         if kind == "append" or (kind == "delete" and len(held) <= 2):
             held[count + 1] = rows()
             with rt.transaction():
-                inputs.batch.set(rt, count + 1, held[count + 1])
+                inputs.batch_put(rt, count + 1, held[count + 1])
                 inputs.batch_count.set(rt, count + 1)
         elif kind == "delete":
             number = int(rng.choice(sorted(held)))
             del held[number]
-            inputs.batch.delete(rt, number)
+            inputs.batch_remove(rt, number)
         elif kind == "replace":
             number = int(rng.integers(1, count + 1))
             held[number] = rows()
-            inputs.batch.set(rt, number, held[number])
+            inputs.batch_put(rt, number, held[number])
         else:
             if kind == "window":
                 window = None if rng.random() < 0.3 else int(rng.integers(1, 30))

@@ -2,7 +2,11 @@
 
 Batch ``k`` is set when it is accepted, together with ``batch_count`` (one revision,
 ``services.batch_create``); ``services.batch_replace`` sets it again and
-``services.batch_delete`` deletes it (one revision each).  Numbers are never reused, so
+``services.batch_delete`` deletes it (one revision each).  A batch is two inputs, always
+written together by ``batch_put`` and ``batch_remove``: its rows (``batch``, which the naive
+and delta modes read) and their sufficient statistics (``batch_moments``, computed once when
+the rows are stored), so that the statistics tree, and with it the incremental mode, never
+reads a batch's rows back from the store.  Numbers are never reused, so
 ``batch_count`` is the highest number ever given and a batch below it may be deleted:
 every mode uses the batches 1..count that have a value, or the ``window`` highest-numbered
 of them (``training_settings(rt).get("window")``, None for all), with the ridge penalty
@@ -10,12 +14,36 @@ of them (``training_settings(rt).get("window")``, None for all), with the ridge 
 """
 from __future__ import annotations
 
-from runtime import declare_input
+import numpy as np
+
+from runtime import Runtime, declare_input
+
+from .moments import moments_of
 
 
 @declare_input
 def batch(rt, number):
     """Batch ``number`` (1-based): ``(X, y)``, a rows x features float matrix and its target vector."""
+
+
+@declare_input
+def batch_moments(rt, number):
+    """Batch ``number``'s statistics, ``moments.moments_of`` of its rows: set and deleted with ``batch``."""
+
+
+def batch_put(rt: Runtime, number: int, rows: tuple[np.ndarray, np.ndarray]) -> None:
+    """Store batch ``number``'s ``rows`` ``(X, y)`` and their statistics, in one revision (the caller's, inside a
+    transaction)."""
+    with rt.transaction():
+        batch.set(rt, number, rows)
+        batch_moments.set(rt, number, moments_of(*rows))
+
+
+def batch_remove(rt: Runtime, number: int) -> None:
+    """Delete batch ``number``'s rows and statistics, in one revision."""
+    with rt.transaction():
+        batch.delete(rt, number)
+        batch_moments.delete(rt, number)
 
 
 @declare_input

@@ -239,14 +239,19 @@ def _blank_row(row: pa_csv.InvalidRow) -> str:
 
 
 def _read_columns(data: bytes, body: int, width: int, positions: list[int], block: int) -> pa.Table | None:
-    """The body's ``positions`` columns as float64 columns by the fast reader, or None when it refuses the body."""
+    """The body's ``positions`` columns as float64 columns by the fast reader, or None when it refuses the body.
+
+    Looking for line ends inside quoted values makes it a quarter slower, so it does that only when the
+    body has a quote at all.
+    """
     names = [f"c{i}" for i in range(width)]
+    quoted = data.find(b'"', body) >= 0
     used = [names[i] for i in positions]
     try:
         return pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(body)),
             read_options=pa_csv.ReadOptions(column_names=names, block_size=block),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=_blank_row),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=quoted, invalid_row_handler=_blank_row),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.float64() for name in used}, include_columns=used, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False),

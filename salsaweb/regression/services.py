@@ -281,8 +281,8 @@ def batch_create(
     """Store a CSV batch (``content``) or rows of values (``rows``) as the dataset's next batch.
 
     Raises BatchError (nothing stored) or DuplicateBatch.  The ``Batch`` row, the new data
-    revision and the runtime inputs are written in one transaction, the two inputs (the
-    rows and ``batch_count``) in one engine revision.  It asks for no training:
+    revision and the runtime inputs are written in one transaction, the inputs (the
+    rows, their statistics and ``batch_count``) in one engine revision.  It asks for no training:
     ``scheduling.batch_accept`` does both.
     """
     X, y = _parsed(dataset, content, rows, source)
@@ -295,7 +295,7 @@ def batch_create(
                                    revision=_revision_next(locked))
         rt = dataset_runtime(locked)
         with rt.transaction():  # one revision: no reader sees the rows without the count
-            inputs.batch.set(rt, row.number, (X, y))
+            inputs.batch_put(rt, row.number, (X, y))
             inputs.batch_count.set(rt, row.number)
     return row
 
@@ -326,8 +326,7 @@ def batch_replace(
         batch.revision = _revision_next(locked)
         batch.save(update_fields=["rows", "content_hash", "source", "replaced_at", "revision"])
         rt = dataset_runtime(locked)
-        with rt.transaction():
-            inputs.batch.set(rt, number, (X, y))
+        inputs.batch_put(rt, number, (X, y))
     return batch, True
 
 
@@ -344,8 +343,7 @@ def batch_delete(*, dataset: Dataset, number: int) -> Batch:
         batch.deleted_at, batch.revision = timezone.now(), _revision_next(locked)
         batch.save(update_fields=["deleted_at", "revision"])
         rt = dataset_runtime(locked)
-        with rt.transaction():
-            inputs.batch.delete(rt, number)
+        inputs.batch_remove(rt, number)
     return batch
 
 

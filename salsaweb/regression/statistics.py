@@ -3,11 +3,12 @@
 ``node(rt, level, index)`` is one node of the tree of ``tree.py`` (``FANOUT`` children each),
 a maintained function (``runtime.changes``) whose only dependencies are inputs:
 
-- level 0, a block of ``FANOUT`` batch numbers: it reads all of them, set or not (so a batch
-  appended later is a change it hears of), and per update replaces the leaves of the batches
-  that changed (appended, replaced, emptied or deleted): O(changed rows x features^2).
+- level 0, a block of ``FANOUT`` batch numbers: it reads the statistics of all of them
+  (``batch_moments``, stored with each batch's rows, which the tree never reads), set or not (so
+  a batch appended later is a change it hears of), and per update replaces the leaves of the
+  batches that changed (appended, replaced, emptied or deleted): O(changed batches x features^2).
 - level L > 0: it depends on ``batch_count`` and on every batch of its range up to it (read with
-  ``batch.has``, without their values); told which batches changed, it reads the changed
+  ``batch_moments.has``, without their values); told which batches changed, it reads the changed
   children again with ``untracked`` and merges its rows: O(fanout x features^2).
 
 So a change re-executes the ``height + 1`` nodes on its batch's path and nothing else, and
@@ -35,8 +36,8 @@ from typing import Any
 
 from runtime import MISSING, MissingInputError, Runtime, changes, derived, previous_output, untracked
 
-from .inputs import batch, batch_count, training_settings
-from .moments import Moments, moments_empty, moments_of
+from .inputs import batch_count, batch_moments, training_settings
+from .moments import Moments, moments_empty
 from .tree import (
     Node,
     leaf_row,
@@ -52,7 +53,7 @@ from .tree import (
 #: Bump when a helper these functions call (moments.py, tree.py, descent.py) changes its
 #: results, so memos computed by the old code are not served (the engine fingerprints only
 #: each derived function's own code).
-VERSION = 5
+VERSION = 6
 #: Children per node: what a change rewrites per level (FANOUT rows) against the height (log_FANOUT batches).
 FANOUT = 32
 
@@ -71,7 +72,7 @@ def _block(rt: Runtime, index: int) -> Node:
     previous, delta = previous_output(rt), changes(rt)
     if previous is None or delta is None:
         features = len(training_settings(rt)["features"])
-        leaves = {j: _read(rt, first + j, features) for j in range(FANOUT)}
+        leaves = {j: _read(rt, first + j) for j in range(FANOUT)}
         known = max((j + 1 for j, m in leaves.items() if m is not None), default=0)
         children = {j: (leaf_row(m, features + 1), 0 if m is None else first + j, 0)
                     for j, m in leaves.items() if j < known}
@@ -79,10 +80,10 @@ def _block(rt: Runtime, index: int) -> Node:
     known, width = previous["known"], previous["width"]
     children = {}
     for change in delta:
-        if change.function is not batch:
+        if change.function is not batch_moments:
             continue  # the settings' features never change
         j = change.key[0] - first
-        moments = _moments(change.new, width - 1)
+        moments = None if change.new is MISSING else change.new
         edits = int(previous["edits"][j]) if j < len(previous["edits"]) else 0
         if j < known:
             edits += 1  # replaced, emptied, deleted, or set again after a deletion
@@ -103,19 +104,19 @@ def _upper(rt: Runtime, level: int, index: int) -> Node:
     if previous is None or delta is None:
         reach = min(end, batch_count(rt))
         for number in range(first, reach + 1):
-            batch.has(rt, number)
+            batch_moments.has(rt, number)
         below = [untracked(rt, node, level - 1, index * FANOUT + j) for j in range((reach - first) // span + 1)]
         children = {j: node_summary(child) for j, child in enumerate(below)}
         return {**node_set(node_empty(below[0]["width"]), children), "reach": reach}
     # ``batch_count`` is not read again: its change, if any, is in the delta (one stored edge less to look up).
     reach, stale = previous["reach"], set()
     for change in delta:
-        if change.function is batch:
+        if change.function is batch_moments:
             stale.add((change.key[0] - first) // span)
         elif change.function is batch_count and change.new is not MISSING:
             reach = max(reach, min(end, change.new))
     for number in range(previous["reach"] + 1, reach + 1):  # batches appended in this range
-        batch.has(rt, number)
+        batch_moments.has(rt, number)
         stale.add((number - first) // span)
     if not stale:
         return previous
@@ -161,20 +162,9 @@ def _result(count: int, first: int, edits: int, total: Moments) -> dict[str, Any
             "m2": total["m2"]}
 
 
-def _moments(value: Any, features: int) -> Moments | None:
-    """The statistics of a batch's value ``(X, y)``; None for ``MISSING`` (no value)."""
-    if value is MISSING:
-        return None
-    X, y = value
-    if X.shape[0] == 0:
-        return moments_empty(features)
-    return moments_of(X, y)
-
-
-def _read(rt: Runtime, number: int, features: int) -> Moments | None:
-    """Read batch ``number`` (a dependency either way) and return its statistics; None if it has no value."""
+def _read(rt: Runtime, number: int) -> Moments | None:
+    """Read batch ``number``'s statistics (a dependency either way); None if it has no value."""
     try:
-        value = batch(rt, number)
+        return batch_moments(rt, number)
     except MissingInputError:
-        value = MISSING
-    return _moments(value, features)
+        return None

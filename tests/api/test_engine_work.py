@@ -19,7 +19,7 @@ def test_a_second_batch_reexecutes_statistics_because_its_input_batch_changed(ap
     first, second = (r["work"] for r in runs)
     assert _functions(first)["statistics"]["reasons"] == [{"why": "no memo yet", "count": 1}]
     tree = _functions(second)["node"]  # the leaf node holding batches 1-32
-    assert tree["executed"] == 1 and tree["reasons"] == [{"why": "input batch(rt, 2) changed", "count": 1}]
+    assert tree["executed"] == 1 and tree["reasons"] == [{"why": "input batch_moments(rt, 2) changed", "count": 1}]
     assert _functions(second)["statistics"]["reasons"] == [{"why": "input batch_count(rt) changed", "count": 1}]
     for run, work in zip(runs, (first, second)):
         assert work["executed"] == run["executed"] and work["hits"] + work["verified"] == run["reused"]
@@ -49,13 +49,16 @@ def test_the_graph_of_a_model_colours_what_its_run_executed_and_links_to_the_adm
     assert (graph["mode"], graph["revision"]) == ("incremental", 2)
     functions = {f["function"]: f for f in graph["functions"]}
     assert graph["root"] == functions["incremental_step"]["nodes"][0]["label"]
-    assert functions["batch"]["kind"] == "input" and functions["batch"]["states"] == {"input": 2, "unset": 30}
-    assert functions["node"]["states"] == {"executed": 1} and functions["node"]["deps"] == ["training_settings", "batch"]
+    moments = functions["batch_moments"]  # the tree reads each batch's statistics, never its rows
+    assert "batch" not in functions
+    assert moments["kind"] == "input" and moments["states"] == {"input": 2, "unset": 30}
+    assert functions["node"]["states"] == {"executed": 1} and functions["node"]["deps"] == ["training_settings",
+                                                                                          "batch_moments"]
     step = functions["incremental_step"]
     run = BatchRun.objects.get(dataset=trained, revision=2, mode="incremental")
     assert step["chained"] and step["calls"] == run.iterations + 1 and set(step["states"]) == {"executed"}
     assert all(n["url"].startswith("/admin/runtime/memo/") for n in step["nodes"])
-    assert functions["batch"]["nodes"][0]["url"].startswith("/admin/runtime/inputvalue/")
+    assert moments["nodes"][0]["url"].startswith("/admin/runtime/inputvalue/")
     older = api.get(f"/api/datasets/{trained.pk}/graph/", {"mode": "incremental", "revision": 1}).json()
     assert older["revision"] == 1
 

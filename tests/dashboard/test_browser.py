@@ -303,7 +303,7 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
 
         work = page.locator("#engine-work-table tbody tr.summary")
         expect(work).to_have_count(6, timeout=15_000)  # revisions 3, 2, 1 of two modes, newest first
-        expect(work.first).to_contain_text("node: input batch(rt, 3) changed")
+        expect(work.first).to_contain_text("node: input batch_moments(rt, 3) changed")
         work.first.click()
         expect(page.locator("#engine-work-table tr.detail").first).to_be_visible()
         page.locator("#engine-work").screenshot(path=str(SCREENSHOT.parent / "engine-work.png"))

@@ -37,7 +37,7 @@ def load_runtime(
         inputs.initial_model.set(rt, mode, None)
     inputs.batch_count.set(rt, 0)
     for number, (X, y) in enumerate(batches, start=1):
-        inputs.batch.set(rt, number, (X, y))
+        inputs.batch_put(rt, number, (X, y))
         inputs.batch_count.set(rt, number)
     return rt
 

@@ -83,14 +83,14 @@ def test_random_history_optimum_equals_numpy_on_the_remaining_rows(operations, s
         if kind == "append":
             batches[count + 1] = rows(size)
             with rt.transaction():
-                inputs.batch.set(rt, count + 1, batches[count + 1])
+                inputs.batch_put(rt, count + 1, batches[count + 1])
                 inputs.batch_count.set(rt, count + 1)
         elif kind == "delete" and number in batches:
             del batches[number]
-            inputs.batch.delete(rt, number)
+            inputs.batch_remove(rt, number)
         elif kind == "replace" and number <= count:
             batches[number] = rows(size)
-            inputs.batch.set(rt, number, batches[number])
+            inputs.batch_put(rt, number, batches[number])
         elif kind == "window":
             window = None if number > 5 else number
         elif kind == "l2":
@@ -123,7 +123,7 @@ def test_default_settings_converge_monotonically_on_diabetes_in_every_batch(mode
     parts = diabetes_batches()
     rt = load_runtime([], features_count=10)
     for k, (X, y) in enumerate(parts, start=1):
-        inputs.batch.set(rt, k, (X, y))
+        inputs.batch_put(rt, k, (X, y))
         inputs.batch_count.set(rt, k)
         result = train(rt, mode)
         assert result["converged"] and result["warnings"] == [] and result["message"] == ""
@@ -163,7 +163,7 @@ def test_delta_starts_over_after_a_deletion_and_says_so() -> None:
     rt = load_runtime(parts[:3])
     first = train(rt, "delta")
     assert not any("started over" in w for w in first["warnings"])
-    inputs.batch.delete(rt, 2)
+    inputs.batch_remove(rt, 2)
     after = train(rt, "delta")
     assert any("started over from the current rows" in w for w in after["warnings"])
     assert after["rows"] == len(parts[0][1]) + len(parts[2][1])
@@ -185,7 +185,7 @@ def test_appending_to_a_windowed_dataset_reads_only_the_new_batch() -> None:
         return get_input(key)
 
     rt.storage.get_input = spy  # type: ignore[method-assign]
-    inputs.batch.set(rt, 5, parts[4])
+    inputs.batch_put(rt, 5, parts[4])
     inputs.batch_count.set(rt, 5)
     result = train(rt, "incremental")
     assert set(read) == {5} and result["rows"] == len(parts[3][1]) + len(parts[4][1])

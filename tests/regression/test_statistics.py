@@ -57,25 +57,23 @@ def assert_from_scratch(rt: Runtime, features: int) -> None:
 
 @contextmanager
 def watching(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Record, while inside, which batches the store is asked for, the tree nodes' executions and moments_of's row counts."""
-    seen: dict[str, Any] = {"batches": [], "executions": 0, "rows": []}
+    """Record, while inside, the tree nodes' executions and which batches the store is asked for: their statistics
+    (``moments``) and their rows (``rows``, which the tree never needs)."""
+    seen: dict[str, Any] = {"executions": 0, "moments": [], "rows": []}
     get_input = rt.storage.get_input
 
     def spy_get_input(key: Any) -> Any:
-        if key[0] == inputs.batch.id:
-            seen["batches"].append(key[1][0])
+        if key[0] == inputs.batch_moments.id:
+            seen["moments"].append(key[1][0])
+        elif key[0] == inputs.batch.id:
+            seen["rows"].append(key[1][0])
         return get_input(key)
-
-    def spy_moments_of(X: np.ndarray, y: np.ndarray) -> Any:
-        seen["rows"].append(len(y))
-        return moments_of(X, y)
 
     def listener(event: Event) -> None:
         if event.kind == "did_execute" and event.key[0] == node.id:
             seen["executions"] += 1
 
     monkeypatch.setattr(rt.storage, "get_input", spy_get_input)
-    monkeypatch.setattr(statistics_module, "moments_of", spy_moments_of)
     rt.add_listener(listener)
     try:
         yield seen
@@ -131,7 +129,7 @@ def test_removing_a_huge_offset_batch_leaves_no_cancellation_error(monkeypatch) 
     huge = (rng.standard_normal((50, 2)) * 1e8 + 1e9, rng.standard_normal(50) * 1e8 + 1e9)
     rt = load_runtime([(X, y), huge])
     statistics(rt)
-    inputs.batch.delete(rt, 2)
+    inputs.batch_remove(rt, 2)
     got, want = statistics(rt), moments_of(X, y)
     np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-13)
     np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-13)
@@ -150,12 +148,12 @@ def test_a_replaced_batch_is_followed_reading_only_that_batch(bench_data, monkey
     statistics(rt)
     X, y = batches[0]
     replacement = (X[:150] * 2.0 - 1.0, y[:150] + 3.0)
-    inputs.batch.set(rt, 3, replacement)
+    inputs.batch_put(rt, 3, replacement)
     with watching(rt, monkeypatch) as seen:
         statistics(rt)
-    # One execution; of all batches the store was asked for batch 3 alone (once: the diff
-    # has its old value), and the work was the new rows' statistics (a new leaf).
-    assert seen == {"executions": 1, "batches": [3], "rows": [150]}
+    # One execution; of all batches the store was asked for batch 3's statistics alone (once:
+    # the diff has its old value), and for no batch's rows.
+    assert seen == {"executions": 1, "moments": [3], "rows": []}
     assert_from_scratch(rt, 10)
 
 
@@ -163,17 +161,17 @@ def test_an_emptied_and_then_a_deleted_batch_are_followed(bench_data, monkeypatc
     batches, _ = bench_data
     rt = load_runtime(batches)
     statistics(rt)
-    inputs.batch.set(rt, 2, (np.empty((0, 10)), np.empty(0)))
+    inputs.batch_put(rt, 2, (np.empty((0, 10)), np.empty(0)))
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 1600
-    assert seen == {"executions": 1, "batches": [2], "rows": []}  # an emptied batch needs no moments_of
+    assert seen == {"executions": 1, "moments": [2], "rows": []}
     assert_from_scratch(rt, 10)
-    inputs.batch.delete(rt, 4)
+    inputs.batch_remove(rt, 4)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 1200
-    assert seen == {"executions": 1, "batches": [4], "rows": []}
+    assert seen == {"executions": 1, "moments": [4], "rows": []}
     assert_from_scratch(rt, 10)
-    inputs.batch.set(rt, 4, batches[4])  # set again: reported as new after MISSING
+    inputs.batch_put(rt, 4, batches[4])  # set again: reported as new after MISSING
     assert_from_scratch(rt, 10)
     assert statistics(rt)["n"] == 1600
 
@@ -182,11 +180,11 @@ def test_a_new_batch_still_reads_only_itself(bench_data, monkeypatch) -> None:
     batches, _ = bench_data
     rt = load_runtime(batches[:4])
     statistics(rt)
-    inputs.batch.set(rt, 5, batches[4])
+    inputs.batch_put(rt, 5, batches[4])
     inputs.batch_count.set(rt, 5)
     with watching(rt, monkeypatch) as seen:
         statistics(rt)
-    assert seen == {"executions": 1, "batches": [5], "rows": [400]}
+    assert seen == {"executions": 1, "moments": [5], "rows": []}
     assert_from_scratch(rt, 10)
 
 
@@ -195,7 +193,7 @@ def test_every_batch_deleted_leaves_no_rows(bench_data) -> None:
     rt = load_runtime(batches[:3])
     statistics(rt)
     for number in (1, 2, 3):
-        inputs.batch.delete(rt, number)
+        inputs.batch_remove(rt, number)
     result = statistics(rt)
     assert result["n"] == 0 and not result["m2"].any() and result["batches"] == 3
     assert_from_scratch(rt, 10)
@@ -208,9 +206,9 @@ def test_diabetes_batches_replaced_and_deleted_match_lstsq() -> None:
     rt = load_runtime([(X[i], y[i]) for i in parts])
     assert statistics(rt)["n"] == 442
     assert_from_scratch(rt, 10)
-    inputs.batch.set(rt, 2, (X[parts[1]][::-1] * 1.5, y[parts[1]][::-1]))  # corrected batch
+    inputs.batch_put(rt, 2, (X[parts[1]][::-1] * 1.5, y[parts[1]][::-1]))  # corrected batch
     assert_from_scratch(rt, 10)
-    inputs.batch.delete(rt, 5)
+    inputs.batch_remove(rt, 5)
     assert_from_scratch(rt, 10)
     inputs.batch_count.set(rt, 4)  # batch 6 falls out of the count
     assert_from_scratch(rt, 10)
@@ -240,16 +238,16 @@ def test_random_changes_equal_recomputing(operations, seed) -> None:
         count = inputs.batch_count(rt)
         if kind == "append":
             with rt.transaction():
-                inputs.batch.set(rt, count + 1, rows(size))
+                inputs.batch_put(rt, count + 1, rows(size))
                 inputs.batch_count.set(rt, count + 1)
         elif kind == "count":
             inputs.batch_count.set(rt, min(number, 8))
         elif kind == "delete":
             record = rt.read_input(inputs.batch.key((number,)))
             if record is not None and not record.deleted:
-                inputs.batch.delete(rt, number)
+                inputs.batch_remove(rt, number)
         else:
-            inputs.batch.set(rt, number, rows(0 if kind == "empty" else size))
+            inputs.batch_put(rt, number, rows(0 if kind == "empty" else size))
         assert_from_scratch(rt, features)
 
 
@@ -269,17 +267,17 @@ def test_database_store_statistics_follow_replaced_and_deleted_batches(django_us
         services.batch_create(dataset=dataset, rows=[dict(zip([*features, "y"], row)) for row in np.column_stack([X, y])])
     assert statistics(dataset_runtime(dataset))["n"] == 1000
     X, y = batches[1]
-    inputs.batch.set(dataset_runtime(dataset), 2, (X[:50] + 1.0, y[:50] - 2.0))
+    inputs.batch_put(dataset_runtime(dataset), 2, (X[:50] + 1.0, y[:50] - 2.0))
     rt = dataset_runtime(dataset)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 850
-    assert seen == {"executions": 1, "batches": [2], "rows": [50]}
+    assert seen == {"executions": 1, "moments": [2], "rows": []}
     assert_from_scratch(dataset_runtime(dataset), 3)
-    inputs.batch.delete(dataset_runtime(dataset), 4)
+    inputs.batch_remove(dataset_runtime(dataset), 4)
     rt = dataset_runtime(dataset)
     with watching(rt, monkeypatch) as seen:
         assert statistics(rt)["n"] == 650
-    assert seen == {"executions": 1, "batches": [4], "rows": []}
+    assert seen == {"executions": 1, "moments": [4], "rows": []}
     assert_from_scratch(dataset_runtime(dataset), 3)
     run = services.model_train(dataset=dataset, mode="incremental")
     assert run.rows_total == 650
@@ -301,14 +299,14 @@ def test_windows_across_blocks_equal_recomputing(operations, seed) -> None:
             if kind == "append":
                 held[count + 1] = (rng.standard_normal((size, 2)) + 5.0, rng.standard_normal(size))
                 with rt.transaction():
-                    inputs.batch.set(rt, count + 1, held[count + 1])
+                    inputs.batch_put(rt, count + 1, held[count + 1])
                     inputs.batch_count.set(rt, count + 1)
             elif kind == "delete" and number in held:
                 del held[number]
-                inputs.batch.delete(rt, number)
+                inputs.batch_remove(rt, number)
             elif kind == "replace" and number <= count:
                 held[number] = (rng.standard_normal((size, 2)) - 1.0, rng.standard_normal(size))
-                inputs.batch.set(rt, number, held[number])
+                inputs.batch_put(rt, number, held[number])
             elif kind == "window":
                 window = None if number > 12 else number
                 inputs.training_settings.set(rt, make_settings(2, window=window))
@@ -350,12 +348,12 @@ def test_a_change_at_b_batches_executes_one_path_and_reads_o_log_b_nodes(window,
         rt = load_runtime([(rng.standard_normal((2, 2)), rng.standard_normal(2)) for _ in range(count)], window=window)
         statistics(rt)
         levels = statistics_module.height(count) + 1
-        inputs.batch.set(rt, count // 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+        inputs.batch_put(rt, count // 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
         replace = node_work(rt, lambda: statistics(rt))
-        inputs.batch.delete(rt, count // 3)
+        inputs.batch_remove(rt, count // 3)
         delete = node_work(rt, lambda: statistics(rt))
         with rt.transaction():
-            inputs.batch.set(rt, count + 1, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_put(rt, count + 1, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
             inputs.batch_count.set(rt, count + 1)
         append = node_work(rt, lambda: statistics(rt))
         assert replace["executed"] == delete["executed"] == levels  # the changed batch's path, nothing else
@@ -364,7 +362,7 @@ def test_a_change_at_b_batches_executes_one_path_and_reads_o_log_b_nodes(window,
         # count too, return what they held).
         assert append["executed"] <= 2 * levels + 2
         with rt.transaction():
-            inputs.batch.set(rt, count + 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
+            inputs.batch_put(rt, count + 2, (rng.standard_normal((3, 2)), rng.standard_normal(3)))
             inputs.batch_count.set(rt, count + 2)
         again = node_work(rt, lambda: statistics(rt))
         assert levels + 1 <= again["executed"] <= 2 * levels

@@ -24,7 +24,7 @@ def iterates(rt: Runtime, mode: str, count: int) -> np.ndarray:
 def add_batch(rt: Runtime, X: np.ndarray, y: np.ndarray) -> None:
     """Append a batch the way the service does."""
     number = inputs.batch_count(rt) + 1
-    inputs.batch.set(rt, number, (X, y))
+    inputs.batch_put(rt, number, (X, y))
     inputs.batch_count.set(rt, number)
 
 
@@ -102,11 +102,14 @@ def test_a_new_batch_costs_the_same_whatever_the_total(bench_data) -> None:
         executions.append(rt.counters.executions - before)
     # node(0, 0), statistics, problem, then one step per iteration, 0..20.
     assert executions == [3 + 21] * len(executions)
-    # Maintained: no derived dependencies, and every batch number of its block (set or not) is an input dependency.
+    # Maintained: no derived dependencies, and the statistics of every batch number of its block (set or not) are an
+    # input dependency; the rows are not.
     memo = rt.storage.get_memo((node.id, (0, 0)))
     assert not memo.deps
-    batch_keys = {key for key, _ in memo.inputs.entries() if key[0] == inputs.batch.id}
-    assert batch_keys == {(inputs.batch.id, (number,)) for number in range(1, FANOUT + 1)}
+    read = {key[0] for key, _ in memo.inputs.entries()}
+    assert inputs.batch.id not in read
+    moments_keys = {key for key, _ in memo.inputs.entries() if key[0] == inputs.batch_moments.id}
+    assert moments_keys == {(inputs.batch_moments.id, (number,)) for number in range(1, FANOUT + 1)}
 
 
 def test_statistics_maintained_path_equals_a_fresh_computation(bench_data) -> None:
