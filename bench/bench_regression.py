@@ -2,7 +2,7 @@
 
 Feeds N batches of CSV text (default: 200 batches of 1,000 rows, 10 correlated features
 plus bias) through the real services (parse, accept, train every mode, record) on a fresh
-SQLite database, and prints per mode the median wall time per batch over windows of
+SQLite database (or PostgreSQL with ``--postgres URL``), and prints per mode the median wall time per batch over windows of
 batches, the flatness and speed-up ratios, where the incremental mode's time goes, and
 how far each final model is from numpy's least-squares optimum.
 
@@ -45,14 +45,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--store", choices=["database", "memory"], default="database")
     parser.add_argument("--naive-every", type=int, default=1, help="train naive only every K-th batch (see above)")
     parser.add_argument("--db", help="SQLite file to use (default: a new temporary file)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="run on this PostgreSQL database instead (dropped and created again), e.g. "
+                             "postgres://postgres@127.0.0.1:5432/salsaweb_bench")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
 
 def setup_django(args: argparse.Namespace) -> None:
-    """Point Django at a fresh SQLite file and create the tables."""
-    path = args.db or str(Path(tempfile.mkdtemp(prefix="bench-regression-")) / "bench.sqlite3")
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    """Point Django at a fresh SQLite file (or the PostgreSQL database ``--postgres``, made afresh) and create the
+    tables."""
+    if args.postgres:
+        import psycopg
+
+        name = args.postgres.rsplit("/", 1)[1]
+        with psycopg.connect(args.postgres.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = where = args.postgres
+    else:
+        path = args.db or str(Path(tempfile.mkdtemp(prefix="bench-regression-")) / "bench.sqlite3")
+        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+        where = f"SQLite database: {path}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salsaweb.settings.test")
     sys.path.insert(0, str(ROOT))
     import django
@@ -63,7 +77,7 @@ def setup_django(args: argparse.Namespace) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    print(f"# SQLite database: {path}; store: {args.store}", file=sys.stderr)
+    print(f"# {where}; store: {args.store}", file=sys.stderr)
 
 
 class Data:

@@ -104,7 +104,7 @@ class RowReader:
 
     def large_value(self, table: str, record: StoredMemo | StoredInput) -> bytes:
         """Read a large value, checking the row still holds what its metadata described."""
-        found = self.db.run(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
+        found = self.db.run_large(f"SELECT value FROM {table} WHERE id = %s AND changed_at = %s",
                             [record.row_id, record.changed_at])
         if not found:  # rewritten or removed by another process since it was read
             raise StaleSnapshot()

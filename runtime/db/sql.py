@@ -72,8 +72,29 @@ class Database:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement; return its rows (if any)."""
-        with connections[self.using].cursor() as cursor:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql" and any(type(p) is bytes and len(p) > INLINE_VALUE_BYTES for p in params):
+            return self._run_bound(sql, params, binary=False)
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def run_large(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a statement that selects large values; on PostgreSQL they come as bytes, not as their hex text."""
+        if connections[self.using].vendor == "postgresql":
+            return self._run_bound(sql, params, binary=True)
+        return self.run(sql, params)
+
+    def _run_bound(self, sql: str, params: Sequence[Any], *, binary: bool) -> list[tuple[Any, ...]]:
+        """Run on PostgreSQL with the parameters bound by the server and sent, like the results if ``binary``, as
+        bytes: Django's client-side binding would spell a value of megabytes out as hex text in the statement.
+        Same connection, so the same transaction."""
+        import psycopg
+
+        connection = connections[self.using]
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=binary)
             return cursor.fetchall() if cursor.description else []
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -375,3 +375,44 @@ def test_a_change_at_b_batches_executes_one_path_and_reads_o_log_b_nodes(window,
     for levels, read in work.values():
         assert read <= 3 * levels + 2  # the path, the window's path and the right edge: O(height)
     assert work[1024][1] <= 2 * work[16][1]  # 64 times the batches: the height, not B / FANOUT, grows
+
+
+@pytest.mark.django_db
+def test_batches_stored_before_their_statistics_were_kept_get_them_from_the_migration(django_user_model) -> None:
+    """Migration 0009 computes the statistics of every live batch that has only its rows, once."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from salsaweb.regression import services
+    from salsaweb.regression.runtimes import dataset_runtime
+
+    migration = importlib.import_module("salsaweb.regression.migrations.0009_batch_moments")
+    owner = django_user_model.objects.create_user(username="owner", password="pw")
+    features = ["x0", "x1"]
+    dataset = services.dataset_create(owner=owner, name="old", features=features, target="y")
+    batches, _ = correlated_batches(4, 50, features=2, seed=9)
+    for X, y in batches:
+        services.batch_create(dataset=dataset, rows=[dict(zip([*features, "y"], row)) for row in np.column_stack([X, y])])
+    services.batch_delete(dataset=dataset, number=3)
+    rt = dataset_runtime(dataset)
+    with rt.transaction():  # as a dataset stored before 0009 has them: rows, no statistics
+        for number in (1, 2, 4):
+            inputs.batch_moments.delete(rt, number)
+
+    class Editor:  # what RunPython hands the function: only its connection is used
+        pass
+
+    editor = Editor()
+    editor.connection = connection
+    migration.batch_moments_backfill(apps, editor)
+    rt = dataset_runtime(dataset)
+    assert not inputs.batch_moments.has(rt, 3) and not inputs.batch.has(rt, 3)
+    for number in (1, 2, 4):
+        want = moments_of(*batches[number - 1])
+        got = inputs.batch_moments(rt, number)
+        assert got["n"] == want["n"]
+        np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-12)
+    assert statistics(rt)["n"] == 150
+    assert_from_scratch(rt, 2)
