@@ -311,12 +311,14 @@ def test_engine_work_graph_and_admin_lists_read_well_at_1280_px(live_server, dja
         graph = page.locator("#engine-graph-view svg")
         expect(graph.locator('g[data-function="incremental_step"]')).to_be_visible()
         expect(graph.locator('g[data-function="node"] rect.call.executed')).to_have_count(1)
-        expect(graph.locator('g[data-function="batch"] rect.call.input')).to_have_count(3)
+        expect(graph.locator('g[data-function="batch_moments"] rect.call.input')).to_have_count(3)
+        expect(graph.locator('g[data-function="batch"]')).to_have_count(0)  # the rows: only naive reads them
         box = page.locator("#engine-graph-view").bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1280
         page.locator("#engine-graph").screenshot(path=str(SCREENSHOT.parent / "engine-graph.png"))
         page.select_option("#engine-graph-mode", "naive")
         expect(graph.locator('g[data-function="naive_problem"] rect.call.executed')).to_have_count(1)
+        expect(graph.locator('g[data-function="batch"] rect.call.input')).to_have_count(3)
         _shoot(page, "dataset-engine.png")
 
         page.select_option("#engine-graph-mode", "incremental")
