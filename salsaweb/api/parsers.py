@@ -85,6 +85,26 @@ class LimitedJSONParser(parsers.JSONParser):
         return data
 
 
+class CSVBodyParser(parsers.BaseParser):
+    """A CSV batch sent as the body itself (``Content-Type: text/csv``): its bytes, up to the upload limit.
+
+    The regression service parses and checks them; unlike a multipart upload, the body is
+    neither scanned for boundaries nor spooled to a temporary file first.
+    """
+
+    media_type = "text/csv"
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> bytes:
+        """Refuse an oversized body (declared or, without a length, as read), else return it."""
+        limit = settings.SALSAWEB_MAX_UPLOAD_BYTES
+        _refuse_if_longer(parser_context, limit)
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise UploadTooLarge(limit=limit)
+        return body
+
+
 class LimitedMultiPartParser(parsers.MultiPartParser):
     """Multipart bodies up to the upload limit plus framing."""
 

@@ -13,7 +13,9 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import parse_header_parameters
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.authtoken.models import Token
@@ -35,7 +37,7 @@ from salsaweb.services import client_address, login_wait
 from .exceptions import DuplicateUpload, InvalidCredentials, NoSuchRevision, NotTrained, UploadTooLarge
 from .filters import DatasetFilter, MemoFilter, RunFilter, list_parameters, query_parameters_check
 from .pagination import CurvePagination
-from .parsers import LimitedJSONParser, LimitedMultiPartParser
+from .parsers import CSVBodyParser, LimitedJSONParser, LimitedMultiPartParser
 from .permissions import IsOwnerOrStaff
 from .serializers import (
     JSON_ROWS_SOURCE,
@@ -250,7 +252,7 @@ class BatchListView(ListQueryParameters, DatasetScopedMixin, generics.GenericAPI
     """A dataset's batches: list them, or add one from a CSV file or JSON rows."""
 
     serializer_class = BatchSerializer
-    parser_classes = [LimitedMultiPartParser, LimitedJSONParser]
+    parser_classes = [LimitedMultiPartParser, LimitedJSONParser, CSVBodyParser]
     queryset = Batch.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
@@ -265,16 +267,18 @@ class BatchListView(ListQueryParameters, DatasetScopedMixin, generics.GenericAPI
         return self.get_paginated_response(BatchSerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Add a batch: a CSV file (multipart field `file`) or JSON rows",
+        summary="Add a batch: CSV (the body as `text/csv`, or multipart field `file`) or JSON rows",
         description=(
-            "The CSV's header names the columns in any order; columns the dataset lacks are ignored. "
+            "The CSV's header names the columns in any order; columns the dataset lacks are ignored. A `text/csv` "
+            "body is named in errors and on the batch by the filename of its `Content-Disposition` header, if any. "
             "Values must be finite with magnitude at most 1e75 (larger ones would overflow the sums of squares). "
             "A rejected batch stores nothing (400 with file, row, column and reason; 413 over the upload "
             "limit); a batch identical to an accepted one is not added again (409). 201 when every mode's "
             "model already covers the batch, 202 when training is still to come; both give the new batch's "
             "address in Location."
         ),
-        request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
+        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": BatchFileSerializer,
+                 "application/json": BatchRowsSerializer},
         responses={201: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, **error_responses(*BATCH_CODES)},
     )
     def post(self, request: Request, dataset_id: int) -> Response:
@@ -294,7 +298,12 @@ class BatchListView(ListQueryParameters, DatasetScopedMixin, generics.GenericAPI
 
 
 def batch_body(request: Request) -> tuple[str | bytes | None, list[Any] | None, str]:
-    """A batch request's CSV file (multipart ``file``) or JSON ``rows``: ``(content, rows, source)``."""
+    """A batch request's CSV (a ``text/csv`` body, or multipart ``file``) or JSON ``rows``: ``(content, rows, source)``."""
+    if request.content_type.startswith(CSVBodyParser.media_type):
+        data = request.data  # no body at all parses to {}: an empty file
+        _, params = parse_header_parameters(request.headers.get("Content-Disposition", ""))
+        source = (params.get("filename") or "upload.csv")[-SOURCE_MAX_CHARS:]
+        return data if isinstance(data, bytes) else b"", None, source
     if request.content_type.startswith("multipart/"):
         upload_form = BatchFileSerializer(data=request.data)
         upload_form.is_valid(raise_exception=True)
@@ -313,7 +322,7 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
     """One batch by number: describe it, replace its rows, or delete it (each change is one new data revision)."""
 
     serializer_class = BatchSerializer
-    parser_classes = [LimitedMultiPartParser, LimitedJSONParser]
+    parser_classes = [LimitedMultiPartParser, LimitedJSONParser, CSVBodyParser]
 
     def _missing(self, number: int) -> NotFound:
         """The 404 for a batch number never given, or deleted."""
@@ -329,14 +338,15 @@ class BatchDetailView(DatasetScopedMixin, generics.GenericAPIView):
         return Response(BatchSerializer(batch).data)
 
     @extend_schema(
-        summary="Replace a batch's rows: a CSV file (multipart field `file`) or JSON rows",
+        summary="Replace a batch's rows: CSV (the body as `text/csv`, or multipart field `file`) or JSON rows",
         description=(
             "Same rules and errors as adding a batch; the batch keeps its number. A rejected replacement "
             "changes nothing (400, 413; 409 when another batch has the same numbers). Rows equal to the "
             "batch's own change nothing (200, no new revision). 200 when every mode's model already "
             "reflects the change, 202 when training is still to come."
         ),
-        request={"multipart/form-data": BatchFileSerializer, "application/json": BatchRowsSerializer},
+        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": BatchFileSerializer,
+                 "application/json": BatchRowsSerializer},
         responses={200: BatchAcceptedSerializer, 202: BatchAcceptedSerializer, **error_responses(*BATCH_CODES)},
     )
     def put(self, request: Request, dataset_id: int, number: int) -> Response:

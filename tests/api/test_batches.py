@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def _nothing_stored(dataset) -> None:
     assert not Batch.objects.filter(dataset=dataset).exists()
-    assert not InputValue.objects.filter(namespace__name=dataset.namespace, function__endswith=".batch").exists()
+    for function in (".batch", ".batch_moments"):  # a batch's rows and their statistics
+        assert not InputValue.objects.filter(namespace__name=dataset.namespace, function__endswith=function).exists()
 
 
 def test_csv_file_becomes_the_next_batch_and_trains(api, dataset, upload) -> None:
@@ -170,8 +171,53 @@ def test_multipart_without_a_file_is_a_field_error(api, dataset) -> None:
 
 
 def test_other_media_types_are_415(api, dataset) -> None:
-    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", "x0,x1,y\n1,2,3\n", content_type="text/csv")
+    answer = api.post(f"/api/datasets/{dataset.pk}/batches/", "x0,x1,y\n1,2,3\n", content_type="text/plain")
     assert answer.status_code == 415 and answer.json()["code"] == "unsupported_media_type"
+
+
+def _post_csv_body(api, path: str, text: str, name: str | None = None, method: str = "post", **headers: str):
+    """Send ``text`` as the request body itself (``text/csv``), named by Content-Disposition when ``name`` is given."""
+    if name is not None:
+        headers["HTTP_CONTENT_DISPOSITION"] = f'attachment; filename="{name}"'
+    return getattr(api, method)(path, text.encode(), content_type="text/csv; charset=utf-8", **headers)
+
+
+def test_a_csv_body_is_a_batch_like_a_csv_file(api, dataset, upload, django_capture_on_commit_callbacks) -> None:
+    X, y = batch_data(3, rows=30)
+    path = f"/api/datasets/{dataset.pk}/batches/"
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = _post_csv_body(api, path, csv_text(X, y), "march.csv")
+    assert answer.status_code == 202 and answer["Location"].endswith(f"/api/datasets/{dataset.pk}/batches/1/")
+    assert (answer.json()["number"], answer.json()["rows"], answer.json()["source"]) == (1, 30, "march.csv")
+    assert _post_csv_body(api, path, csv_text(*batch_data(4, rows=5))).json()["source"] == "upload.csv"
+    # The same numbers as a multipart file are the same batch.
+    duplicate = upload(api, dataset, csv_text(X, y), "again.csv")
+    assert duplicate.status_code == 409 and duplicate.json()["batch"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        replaced = _post_csv_body(api, path + "1/", csv_text(*batch_data(5, rows=12)), "fixed.csv", method="put")
+    assert replaced.status_code in (200, 202)
+    assert (replaced.json()["number"], replaced.json()["rows"], replaced.json()["source"]) == (1, 12, "fixed.csv")
+    model = api.get(f"/api/datasets/{dataset.pk}/model/", {"mode": "incremental"}).json()
+    assert model["rows"] == 17
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "empty file"),
+    ("x0,x1,y\n1,2,3\n4,oops,6\n", "'oops' is not a number"),
+    ("x0,y\n1,2\n", "missing column(s) 'x1'"),
+])
+def test_a_bad_csv_body_is_a_400_naming_its_file_and_stores_nothing(api, dataset, text, problem) -> None:
+    answer = _post_csv_body(api, f"/api/datasets/{dataset.pk}/batches/", text, "bad.csv")
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_csv"
+    assert answer.json()["file"] == "bad.csv" and problem in answer.json()["reason"]
+    _nothing_stored(dataset)
+
+
+def test_a_csv_body_over_the_limit_is_413_and_stores_nothing(api, dataset, settings) -> None:
+    settings.SALSAWEB_MAX_UPLOAD_BYTES = 100
+    answer = _post_csv_body(api, f"/api/datasets/{dataset.pk}/batches/", csv_text(*batch_data(5, rows=10)), "big.csv")
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large" and answer.json()["limit_bytes"] == 100
+    _nothing_stored(dataset)
 
 
 def test_file_over_the_limit_is_413_and_stores_nothing(api, dataset, upload, settings) -> None:
