@@ -289,8 +289,8 @@ def main() -> None:
     target = np.concatenate([b[1] for b in X_all])
     reference = np.linalg.lstsq(A, target, rcond=None)[0]
     norm = np.linalg.norm(reference)
-    print(f"\ndistance of the final model from numpy's lstsq optimum, ||(w, b) - opt|| / ||opt|| "
-          f"(badly conditioned data; defaults: standardized, auto step and momentum):")
+    print("\ndistance of the final model from numpy's lstsq optimum, ||(w, b) - opt|| / ||opt|| "
+          "(badly conditioned data; defaults: standardized, auto step and momentum):")
     for mode in modes:
         final_run = results[mode][args.batches]
         distance = np.linalg.norm(np.r_[final_run["weights"], final_run["bias"]] - reference) / norm

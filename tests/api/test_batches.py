@@ -190,6 +190,9 @@ def test_a_csv_body_is_a_batch_like_a_csv_file(api, dataset, upload, django_capt
     assert answer.status_code == 202 and answer["Location"].endswith(f"/api/datasets/{dataset.pk}/batches/1/")
     assert (answer.json()["number"], answer.json()["rows"], answer.json()["source"]) == (1, 30, "march.csv")
     assert _post_csv_body(api, path, csv_text(*batch_data(4, rows=5))).json()["source"] == "upload.csv"
+    named = _post_csv_body(api, path, csv_text(*batch_data(6, rows=5)),  # as the dashboard names a file
+                           HTTP_CONTENT_DISPOSITION="attachment; filename*=UTF-8''m%C3%A4rz%202024.csv")
+    assert named.json()["source"] == "märz 2024.csv"
     # The same numbers as a multipart file are the same batch.
     duplicate = upload(api, dataset, csv_text(X, y), "again.csv")
     assert duplicate.status_code == 409 and duplicate.json()["batch"] == 1
@@ -198,7 +201,7 @@ def test_a_csv_body_is_a_batch_like_a_csv_file(api, dataset, upload, django_capt
     assert replaced.status_code in (200, 202)
     assert (replaced.json()["number"], replaced.json()["rows"], replaced.json()["source"]) == (1, 12, "fixed.csv")
     model = api.get(f"/api/datasets/{dataset.pk}/model/", {"mode": "incremental"}).json()
-    assert model["rows"] == 17
+    assert model["rows"] == 22
 
 
 @pytest.mark.parametrize(("text", "problem"), [

@@ -465,9 +465,12 @@
       item.textContent = `${file.name}: larger than the upload limit of ${config.maxUploadBytes.toLocaleString()} bytes`;
       return;
     }
-    const form = new FormData();
-    form.append("file", file, file.name);
-    const answer = await api(config.api.batches, { method: "POST", body: form });
+    // The file itself is the body (no multipart framing to scan); its name travels in Content-Disposition.
+    const answer = await api(config.api.batches, {
+      method: "POST",
+      body: file,
+      headers: { "Content-Type": "text/csv", "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}` },
+    });
     if (answer.ok) {
       const b = answer.body;
       item.className = "ok";
