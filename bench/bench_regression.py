@@ -156,6 +156,38 @@ def numpy_floor_ms(data: Data, iterations: int) -> float:
     return stats.median(runs)
 
 
+def ingest_floors_ms(data: Data, repeats: int = 5) -> tuple[float, float]:
+    """What no ingest of a batch here can beat: pyarrow's CSV reader alone on one batch's text (its defaults, all
+    columns), and storing as many bytes as its rows in one new row of a scratch table and committing, through the
+    store's own statement path on this run's database (medians of ``repeats``)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    from django.db import connection, transaction
+
+    from runtime.db.sql import Database
+
+    text = data.csv(data.seed + 1_000_000).encode()
+    X, y = data.batch(data.seed + 1_000_000)
+    blob = X.tobytes() + y.tobytes()
+    parse, write = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pa_csv.read_csv(pa.BufferReader(text))
+        parse.append((time.perf_counter() - start) * 1e3)
+    kind = "bytea" if connection.vendor == "postgresql" else "blob"
+    db = Database("default")
+    db.run(f"CREATE TABLE bench_floor (id integer PRIMARY KEY, v {kind})")
+    try:
+        for number in range(repeats):
+            start = time.perf_counter()
+            with transaction.atomic():
+                db.run("INSERT INTO bench_floor (id, v) VALUES (%s, %s)", [number, blob])
+            write.append((time.perf_counter() - start) * 1e3)
+    finally:
+        db.run("DROP TABLE bench_floor")
+    return stats.median(parse), stats.median(write)
+
+
 def windows(count: int) -> list[tuple[int, int]]:
     """Ten-batch windows to report: the first two, some in between, the last."""
     starts = sorted({1, 11, *(s for s in (51, 101, 191, 491, 991) if s + 9 <= count), max(count - 9, 1)})
@@ -283,6 +315,11 @@ def main() -> None:
         for label, values in breakdown.items():
             print(f"  {label:<42}{stats.median(values):>8.2f} ms")
         print(f"  {'numpy work of training, without engine':<42}{floor:>8.2f} ms")
+        parse_floor, write_floor = ingest_floors_ms(data)
+        print(f"\nfloors, measured now: pyarrow's CSV reader alone {parse_floor:.1f} ms; storing the rows' "
+              f"{args.rows * (args.features + 1) * 8 / 1e6:.1f} MB in a new row and committing {write_floor:.1f} ms; "
+              f"together {parse_floor + write_floor:.1f} ms, {(parse_floor + write_floor) / inc[final]:.0%} of the "
+              "whole update")
 
     X_all = [data.batch(k) for k in range(1, args.batches + 1)]
     A = np.column_stack([np.vstack([b[0] for b in X_all]), np.ones(args.batches * args.rows)])
