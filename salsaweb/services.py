@@ -3,8 +3,11 @@
 Counts live in fixed windows of ``SALSAWEB_LOGIN_WINDOW_SECONDS``: once a username or an
 address has that many failures in the current window, every sign-in for it (a right
 password too) is refused until the window ends. The cache is the deployment's shared one
-(``SALSAWEB_CACHE_URL``), so the limits hold across web processes; on Redis a count is one
-atomic ``INCR``, while the database cache's read-then-write can lose a count to a concurrent one.
+(``SALSAWEB_CACHE_URL``), so the limits hold across web processes. On Redis a count is one
+atomic ``INCR``; the database cache reads and then writes, so there each count runs in a
+transaction that holds a lock on its key (PostgreSQL: an advisory lock; SQLite: the write
+lock its IMMEDIATE transactions take), else concurrent failures would overwrite each
+other's counts (6 threads x 15 failures counted 39-50 of 90).
 """
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router, transaction
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
@@ -49,10 +54,25 @@ def login_wait(*, username: str, address: str) -> int:
 def login_failure_record(*, username: str, address: str) -> None:
     """Count one failed sign-in against both the username and the address."""
     window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
+    backend = caches["default"]
     for key, _ in _keys(username, address, window):
-        if cache.add(key, 1, timeout=window):
+        if not isinstance(backend, DatabaseCache):
+            _count(backend, key, window)
             continue
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr: count it afresh
-            cache.add(key, 1, timeout=window)
+        alias = router.db_for_write(backend.cache_model_class)
+        with transaction.atomic(using=alias):  # on SQLite, BEGIN IMMEDIATE: one writer at a time
+            if connections[alias].vendor == "postgresql":
+                lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+                with connections[alias].cursor() as cursor:  # held to the transaction's end
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+            _count(backend, key, window)
+
+
+def _count(backend: BaseCache, key: str, window: int) -> None:
+    """One more under ``key``, created at 1 for ``window`` seconds (atomic only where the caller made it so)."""
+    if backend.add(key, 1, timeout=window):
+        return
+    try:
+        backend.incr(key)
+    except ValueError:  # expired between add and incr: count it afresh
+        backend.add(key, 1, timeout=window)

@@ -172,3 +172,38 @@ def test_counts_live_in_the_configured_cache(user, settings) -> None:
     sign_in("ada", "wrong")
     caches["default"].clear()
     assert sign_in("ada", "secret-pw-1").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_failures_are_all_counted_on_the_database_cache(settings) -> None:
+    """Failed sign-ins at once from several threads (as from several processes) each count: the database cache's
+    read-then-write increments are serialized, so none is lost."""
+    import threading
+
+    from django.core.cache.backends.db import DatabaseCache
+    from django.db import connections
+
+    assert isinstance(caches["default"], DatabaseCache)
+    settings.SALSAWEB_LOGIN_FAILURES_PER_USERNAME = settings.SALSAWEB_LOGIN_FAILURES_PER_ADDRESS = 10_000
+    threads, each, start = 6, 15, threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def guess() -> None:
+        try:
+            start.wait()
+            for _ in range(each):
+                services.login_failure_record(username="target", address="10.9.9.9")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=guess) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
+    counts = caches["default"].get_many([key for key, _ in services._keys("target", "10.9.9.9", window)])
+    assert sorted(counts.values()) == [threads * each] * 2
