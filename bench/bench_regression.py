@@ -209,7 +209,7 @@ def main() -> None:
     timer = Timer()
     timer.wrap(services, "parse_batch", "parse")
     timer.wrap(services, "batch_content_hash", "hash")
-    timer.wrap(regression_inputs, "moments_of", "moments")
+    timer.wrap(services, "moments_of", "moments")
     for function in (regression_inputs.batch, regression_inputs.batch_moments, regression_inputs.batch_count):
         timer.wrap(function, "set", "input writes")
     timer.wrap(connection, "commit", "commit")

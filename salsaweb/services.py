@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import BaseCache, cache, caches
+from django.core.cache import BaseCache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 from django.http import HttpRequest
@@ -45,7 +45,7 @@ def login_wait(*, username: str, address: str) -> int:
     """Seconds until a sign-in for ``username`` from ``address`` is allowed again (0: allowed now)."""
     window = settings.SALSAWEB_LOGIN_WINDOW_SECONDS
     keys = _keys(username, address, window)
-    counts = cache.get_many([key for key, _ in keys])
+    counts = caches["default"].get_many([key for key, _ in keys])
     if all(counts.get(key, 0) < limit for key, limit in keys):
         return 0
     return max(1, math.ceil(window - time.time() % window))

@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime import Runtime, declare_input
 
-from .moments import moments_of
+from .moments import Moments, moments_of
 
 
 @declare_input
@@ -31,12 +31,16 @@ def batch_moments(rt, number):
     """Batch ``number``'s statistics, ``moments.moments_of`` of its rows: set and deleted with ``batch``."""
 
 
-def batch_put(rt: Runtime, number: int, rows: tuple[np.ndarray, np.ndarray]) -> None:
+def batch_put(rt: Runtime, number: int, rows: tuple[np.ndarray, np.ndarray], moments: Moments | None = None) -> None:
     """Store batch ``number``'s ``rows`` ``(X, y)`` and their statistics, in one revision (the caller's, inside a
-    transaction)."""
+    transaction); ``moments`` are those statistics if the caller computed them already (before taking a lock)."""
+    if moments is None:
+        moments = moments_of(*rows)
+    if moments["n"] != len(rows[1]):
+        raise ValueError(f"batch {number}: statistics of {moments['n']} rows given for {len(rows[1])} rows")
     with rt.transaction():
         batch.set(rt, number, rows)
-        batch_moments.set(rt, number, moments_of(*rows))
+        batch_moments.set(rt, number, moments)
 
 
 def batch_remove(rt: Runtime, number: int) -> None:

@@ -32,6 +32,7 @@ from runtime import Runtime
 from . import inputs
 from .descent import RegressionError
 from .models import Batch, BatchRun, Dataset, default_modes
+from .moments import moments_of
 from .modes import Mode, mode_check
 from .parsing import parse_batch, parse_rows
 from .runtimes import dataset_runtime, dataset_runtime_drop
@@ -286,7 +287,7 @@ def batch_create(
     ``scheduling.batch_accept`` does both.
     """
     X, y = _parsed(dataset, content, rows, source)
-    digest = batch_content_hash(X, y)
+    digest, moments = batch_content_hash(X, y), moments_of(X, y)  # before the locks
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         _duplicate_check(locked, digest, source)
@@ -295,7 +296,7 @@ def batch_create(
                                    revision=_revision_next(locked))
         rt = dataset_runtime(locked)
         with rt.transaction():  # one revision: no reader sees the rows without the count
-            inputs.batch_put(rt, row.number, (X, y))
+            inputs.batch_put(rt, row.number, (X, y), moments)
             inputs.batch_count.set(rt, row.number)
     return row
 
@@ -315,7 +316,7 @@ def batch_replace(
     numbers); then nothing is stored.  It asks for no training (``scheduling.batch_resubmit``).
     """
     X, y = _parsed(dataset, content, rows, source)
-    digest = batch_content_hash(X, y)
+    digest, moments = batch_content_hash(X, y), moments_of(X, y)  # before the locks
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         batch = _batch_live(dataset=locked, number=number)
@@ -326,7 +327,7 @@ def batch_replace(
         batch.revision = _revision_next(locked)
         batch.save(update_fields=["rows", "content_hash", "source", "replaced_at", "revision"])
         rt = dataset_runtime(locked)
-        inputs.batch_put(rt, number, (X, y))
+        inputs.batch_put(rt, number, (X, y), moments)
     return batch, True
 
 

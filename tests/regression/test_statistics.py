@@ -416,3 +416,13 @@ def test_batches_stored_before_their_statistics_were_kept_get_them_from_the_migr
         np.testing.assert_allclose(got["m2"], want["m2"], rtol=1e-12)
     assert statistics(rt)["n"] == 150
     assert_from_scratch(rt, 2)
+
+
+def test_statistics_given_for_other_rows_are_refused_and_store_nothing(bench_data) -> None:
+    batches, _ = bench_data
+    rt = load_runtime(batches[:2])
+    before = statistics(rt)["n"]
+    with pytest.raises(ValueError, match="statistics of 400 rows given for 3 rows"):
+        inputs.batch_put(rt, 2, (batches[0][0][:3], batches[0][1][:3]), moments_of(*batches[0]))
+    assert statistics(rt)["n"] == before
+    np.testing.assert_array_equal(inputs.batch(rt, 2)[1], batches[1][1])
